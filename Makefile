@@ -1,0 +1,88 @@
+# picklejail build.  `make` builds build/release/picklejail; `make check` runs
+# every test (unit, end-to-end, conformance, jail, fuzz smoke, regressions)
+# against an ASan+UBSan build and prints "N passed, N failed".
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+ASAN_CC ?= clang
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Iloader -Isandbox -Ipolicy -Idiagnose -Ibuild/gen $(WARN)
+RELEASE_CFLAGS := $(BASE_CFLAGS) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DPJ_TEST_BUILD
+LIBS := -lz -lbz2 -llzma -lzstd -larchive -lseccomp -lcjson
+
+# Sources: every .c in these folders is part of the library; .mk fragments
+# owned by each folder may add generated sources to GEN_SRCS.
+LIB_SRCS := $(sort $(wildcard loader/*.c sandbox/*.c policy/*.c diagnose/*.c))
+CLI_SRCS := $(sort $(wildcard cli/*.c))
+GEN_SRCS :=
+
+-include policy/policy.mk
+-include diagnose/diagnose.mk
+
+REL := build/release
+ASN := build/asan
+
+REL_LIB_OBJS := $(patsubst %.c,$(REL)/%.o,$(LIB_SRCS) $(GEN_SRCS))
+ASN_LIB_OBJS := $(patsubst %.c,$(ASN)/%.o,$(LIB_SRCS) $(GEN_SRCS))
+REL_CLI_OBJS := $(patsubst %.c,$(REL)/%.o,$(CLI_SRCS))
+ASN_CLI_OBJS := $(patsubst %.c,$(ASN)/%.o,$(CLI_SRCS))
+
+.PHONY: all asan check demo clean install corpus bench deps
+all: $(REL)/picklejail
+
+$(REL)/%.o: %.c $(wildcard include/*.h include/*.def loader/*.h sandbox/*.h policy/*.h diagnose/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_CFLAGS) -c $< -o $@
+
+$(ASN)/%.o: %.c $(wildcard include/*.h include/*.def loader/*.h sandbox/*.h policy/*.h diagnose/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(REL)/libpicklejail.a: $(REL_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(ASN)/libpicklejail.a: $(ASN_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(REL)/picklejail: $(REL_CLI_OBJS) $(REL)/libpicklejail.a
+	$(CC) $(RELEASE_CFLAGS) -o $@ $(REL_CLI_OBJS) $(REL)/libpicklejail.a $(LIBS)
+$(ASN)/picklejail: $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a
+	$(ASAN_CC) $(ASAN_CFLAGS) -o $@ $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a $(LIBS)
+
+asan: $(ASN)/picklejail
+
+# Unit tests: tests/unit/test_*.c, each a cmocka program against the ASan library.
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(ASN)/tests/%,$(UNIT_SRCS))
+$(ASN)/tests/%: tests/unit/%.c $(ASN)/libpicklejail.a
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(ASN)/libpicklejail.a $(LIBS) -lcmocka
+
+-include fuzz/fuzz.mk
+
+# The installed binary and the test build must both compile warning-free with
+# gcc and clang.
+check: $(REL)/picklejail $(ASN)/picklejail $(UNIT_BINS) $(CHECK_DEPS)
+	@CC=$(CC) ASAN_CC=$(ASAN_CC) bash tests/run.sh
+
+demo: deps $(REL)/picklejail
+	@bash tests/demo.sh
+
+deps:
+	@bash .ci/deps.sh
+
+corpus:
+	bash corpus/gen/make_corpus.sh
+
+bench: $(REL)/picklejail
+	bash bench/run.sh
+
+install: $(REL)/picklejail
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(REL)/picklejail $(DESTDIR)$(PREFIX)/bin/picklejail
+
+clean:
+	rm -rf build

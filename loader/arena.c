@@ -1,0 +1,99 @@
+#include "arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pj_arena_chunk {
+    pj_arena_chunk *next;
+    size_t size; /* usable bytes after the header */
+    size_t pos;
+    _Alignas(16) unsigned char data[];
+};
+
+enum { PJ_ARENA_CHUNK = 64 * 1024 };
+
+void pj_arena_init(pj_arena *a, size_t budget)
+{
+    a->head = NULL;
+    a->used = 0;
+    a->budget = budget;
+    a->exhausted = false;
+}
+
+static size_t align16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+void *pj_arena_alloc(pj_arena *a, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX / 2) {
+        a->exhausted = true;
+        return NULL;
+    }
+    n = align16(n);
+    pj_arena_chunk *c = a->head;
+    if (c == NULL || c->size - c->pos < n) {
+        size_t want = n > PJ_ARENA_CHUNK / 4 ? n : PJ_ARENA_CHUNK;
+        size_t cost = want + sizeof(pj_arena_chunk);
+        if (cost > a->budget || a->used > a->budget - cost) {
+            a->exhausted = true;
+            return NULL;
+        }
+        c = malloc(cost);
+        if (c == NULL) {
+            a->exhausted = true;
+            return NULL;
+        }
+        a->used += cost;
+        c->size = want;
+        c->pos = 0;
+        if (n > PJ_ARENA_CHUNK / 4 && a->head != NULL) {
+            /* Big block: keep the current chunk as the bump target. */
+            c->next = a->head->next;
+            a->head->next = c;
+        } else {
+            c->next = a->head;
+            a->head = c;
+        }
+    }
+    void *p = c->data + c->pos;
+    c->pos += n;
+    memset(p, 0, n);
+    return p;
+}
+
+void *pj_arena_array(pj_arena *a, size_t n, size_t sz)
+{
+    if (sz != 0 && n > SIZE_MAX / sz) {
+        a->exhausted = true;
+        return NULL;
+    }
+    return pj_arena_alloc(a, n * sz);
+}
+
+char *pj_arena_strndup(pj_arena *a, const char *s, size_t n)
+{
+    if (n == SIZE_MAX) {
+        a->exhausted = true;
+        return NULL;
+    }
+    char *p = pj_arena_alloc(a, n + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void pj_arena_release(pj_arena *a)
+{
+    pj_arena_chunk *c = a->head;
+    while (c != NULL) {
+        pj_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->used = 0;
+    a->exhausted = false;
+}
