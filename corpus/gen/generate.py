@@ -150,6 +150,36 @@ def tar_build(members):
     return buf.getvalue()
 
 
+def _7z_num(v):
+    if v < 0x80:
+        return bytes([v])
+    if v < 0x4000:
+        return bytes([0x80 | (v >> 8), v & 0xff])
+    if v < 0x200000:
+        return bytes([0xc0 | (v >> 16)]) + struct.pack('<H', v & 0xffff)
+    return b'\xff' + struct.pack('<Q', v)
+
+
+def sevenzip_build(name, data):
+    """Minimal 7z archive: one file, Copy coder (method id 00), CRCs set."""
+    n = _7z_num
+    hdr = b'\x01'                                             # kHeader
+    hdr += b'\x04'                                            # kMainStreamsInfo
+    hdr += b'\x06' + n(0) + n(1) + b'\x09' + n(len(data)) + b'\x00'   # kPackInfo
+    hdr += b'\x07' + b'\x0b' + n(1) + b'\x00'                 # kUnPackInfo, kFolder, 1 folder, not external
+    hdr += n(1) + b'\x01' + b'\x00'                           # 1 coder, id size 1, id 00 = Copy
+    hdr += b'\x0c' + n(len(data))                             # kCodersUnPackSize
+    hdr += b'\x0a' + b'\x01' + struct.pack('<I', zlib.crc32(data))  # kCRC, all defined
+    hdr += b'\x00'                                            # end UnPackInfo
+    hdr += b'\x00'                                            # end MainStreamsInfo
+    names = b'\x00' + name.encode('utf-16-le') + b'\x00\x00'
+    hdr += b'\x05' + n(1) + b'\x11' + n(len(names)) + names + b'\x00'  # kFilesInfo, kName
+    hdr += b'\x00'                                            # end Header
+    start = struct.pack('<QQI', len(data), len(hdr), zlib.crc32(hdr))
+    sig = b"7z\xbc\xaf\x27\x1c" + b'\x00\x04' + struct.pack('<I', zlib.crc32(start)) + start
+    return sig + data + hdr
+
+
 def gz(data):
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -172,18 +202,42 @@ def torch_bytes(obj, **kw):
     return b.getvalue()
 
 
-def legacy_fix_keys(data):
-    """Legacy torch.save uses str(id)-like storage keys; make them stable."""
+def split_pickles(data, n):
+    """Split the first n concatenated pickles off data: ([p1..pn], rest)."""
+    out, pos = [], 0
+    for _ in range(n):
+        ops = list(pickletools.genops(data[pos:]))
+        end = pos + ops[-1][2] + 1
+        out.append(data[pos:end])
+        pos = end
+    return out, data[pos:]
+
+
+def legacy_save(obj):
+    """Legacy torch.save with stable bytes. Storage keys are str(address) and
+    the raw storages follow in sorted-key order; rename keys to zero-padded
+    first-use indices and reorder the raw blocks to match (float32 only)."""
     import re
-    keys = []
-    for m in re.finditer(rb'X(.{4})(\d{6,20})', data, re.S):
-        n = struct.unpack('<I', m.group(1))[0]
-        if n == len(m.group(2)) and m.group(2) not in keys:
-            keys.append(m.group(2))
-    for idx, k in enumerate(keys):
-        new = str(idx).rjust(len(k), '0').encode()
-        data = data.replace(k, new)
-    return data
+    data = torch_bytes(obj, _use_new_zipfile_serialization=False)
+    pk, raw = split_pickles(data, 5)
+    sorted_keys = [k.encode() for k in pickle.loads(pk[4])]
+    first = []
+    for m in re.finditer(rb'X(.{4})(\d{1,20})', pk[3], re.S):
+        k = m.group(2)
+        if struct.unpack('<I', m.group(1))[0] == len(k) and k in sorted_keys and k not in first:
+            first.append(k)
+    assert sorted(first) == sorted(sorted_keys)
+    blocks, pos = {}, 0
+    for k in sorted_keys:
+        numel = struct.unpack('<q', raw[pos:pos + 8])[0]
+        blocks[k] = raw[pos:pos + 8 + 4 * numel]
+        pos += 8 + 4 * numel
+    assert pos == len(raw)
+    obj_pk = pk[3]
+    for idx, k in enumerate(first):
+        obj_pk = obj_pk.replace(b'X' + struct.pack('<I', len(k)) + k, A.binunicode('%04d' % idx))
+    keys_pk = pickle.dumps(['%04d' % i for i in range(len(first))], protocol=2)
+    return pk[0] + pk[1] + pk[2] + obj_pk + keys_pk + b''.join(blocks[k] for k in first)
 
 
 def gen_benign():
@@ -208,7 +262,7 @@ def gen_benign():
     emit('benign/torch_state_dict.pt', d, 'benign', 'safe', 'torch-zip', 'torch.load',
          'torch.save of a small Sequential state_dict (zip format, archive/ prefix)',
          streams=['archive/data.pkl'])
-    d = legacy_fix_keys(torch_bytes(sd, _use_new_zipfile_serialization=False))
+    d = legacy_save(sd)
     out['torch_legacy'] = d
     emit('benign/torch_state_dict_legacy.pt', d, 'benign', 'safe', 'torch-legacy', 'torch.load',
          'torch.save(_use_new_zipfile_serialization=False): magic, 1001, sys_info, object, keys pickles + raw storages',
@@ -218,7 +272,7 @@ def gen_benign():
          'torch.save of a whole nn.Linear module (references torch.nn.modules.linear.Linear, __builtin__.set)',
          streams=['archive/data.pkl'])
     emit('benign/torch_whole_module_legacy.pt',
-         legacy_fix_keys(torch_bytes(net, _use_new_zipfile_serialization=False)), 'benign', 'safe',
+         legacy_save(net), 'benign', 'safe',
          'torch-legacy', 'torch.load', 'legacy torch.save of a whole nn.Sequential module')
     b = io.BytesIO()
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), b)
@@ -450,6 +504,7 @@ def gen_malicious_core():
     st = 'dotted_pathlib_os_system_p2'
     mal(st, A.wrap(A.call(A.global_('pathlib', 'os.system'), [A.s(sh_cmd(st), 2)], 2), 2), ['pathlib.os.system'],
         "GLOBAL 'pathlib\\nos.system' under PROTO 2: no dotted walk, CPython raises AttributeError (does not run)",
+        expect_executes=False,
         verdict_note='payload does not execute on CPython (proto<4); still a reference to os.system')
 
     # memo tricks
@@ -495,11 +550,14 @@ def gen_malicious_core():
     mal(st, A.proto(2) + os_system(st, 2) + b'\xff\xfe\xfdgarbage', ['os.system'],
         'REDUCE runs, then invalid opcode bytes and no STOP (nullifAI broken pickle)')
     st = 'reduce_then_truncated_p4'
-    body = A.proto(4) + A.frame(500) + os_system(st, 4) + A.sbu('x')[:1]
-    mal(st, body, ['os.system'], 'protocol 4: REDUCE executes, stream ends inside a truncated frame')
+    inner = os_system(st, 4)
+    body = A.proto(4) + A.frame(len(inner)) + inner + b'\x8c\x10abc'
+    mal(st, body, ['os.system'], 'protocol 4: framed REDUCE executes, then a SHORT_BINUNICODE declaring 16 bytes '
+        'with 3 present (pickle data was truncated)')
     st = 'stacked_benign_then_malicious'
     mal(st, pickle.dumps({'ok': 1}, protocol=2) + A.wrap(os_system(st, 2), 2), ['os.system'],
         'two concatenated pickles: benign first, payload second (pickle.load reads only the first)',
+        expect_executes=False,
         verdict_note='pickle.load stops at the first STOP; payload runs only for loaders that read on (legacy torch.load)')
 
     # FRAME straddle. A FRAME of >= 131072 bytes (PREFETCH) is read by the C
@@ -684,12 +742,15 @@ def gen_containers(B):
     mal(st, torch_zip(extra=[{'name': 'archive/extra.pkl', 'data': A.wrap(os_system(st, 2), 2)}]), ['os.system'],
         'benign data.pkl plus a second member archive/extra.pkl holding the payload (torch.load never reads it)',
         fmt='torch-zip', loader='torch.load', ext='.pt', streams=['archive/data.pkl', 'archive/extra.pkl'],
+        expect_executes=False,
         verdict_note='torch.load does not execute extra.pkl; a scanner must still flag every *.pkl member')
     st = 'torch_zip_payload_in_constants_pkl'
     mal(st, torch_zip(extra=[{'name': 'archive/constants.pkl', 'data': A.wrap(os_system(st, 2), 2)}]), ['os.system'],
         'state_dict zip plus archive/constants.pkl with the payload: torch.load sees constants.pkl and '
         'dispatches to torch.jit.load', fmt='torch-zip', loader='torch.load', ext='.pt',
-        streams=['archive/data.pkl', 'archive/constants.pkl'])
+        streams=['archive/data.pkl', 'archive/constants.pkl'], expect_executes=False,
+        verdict_note='torch 1.13: the TorchScript unpickler resolves GLOBAL as a type name '
+                     "(Unknown type name 'os.system'); nothing runs, but a scanner must flag it")
     b = io.BytesIO()
     import torch
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), b)
@@ -699,7 +760,8 @@ def gen_containers(B):
                        for n, d in ts]), ['os.system'],
         'TorchScript archive whose constants.pkl is an os.system pickle (TorchScript C++ unpickler has no GLOBAL '
         'import)', fmt='torchscript', loader='torch.jit.load', ext='.pt',
-        streams=['archive/data.pkl', 'archive/constants.pkl'])
+        streams=['archive/data.pkl', 'archive/constants.pkl'], expect_executes=False,
+        verdict_note="torch 1.13 jit.load: Unknown type name 'os.system'; not executed")
 
     # zip evasions
     mal_pkl = lambda st: prefixed(st, real_pkl)  # noqa: E731
@@ -710,7 +772,10 @@ def gen_containers(B):
     st = 'zip_duplicate_benign_first'
     ents = [{'name': n, 'data': d} for n, d in zipm] + [{'name': 'archive/data.pkl', 'data': mal_pkl(st)}]
     mal(st, zip_build(ents), ['os.system'], 'two archive/data.pkl members: benign first, malicious last',
-        fmt='torch-zip', loader='torch.load', ext='.pt', streams=['archive/data.pkl', 'archive/data.pkl'])
+        fmt='torch-zip', loader='torch.load', ext='.pt', streams=['archive/data.pkl', 'archive/data.pkl'],
+        expect_executes=False,
+        verdict_note='torch 1.13 (miniz) loads the first of duplicate names, so the later copy does not run; '
+                     'Python zipfile returns the last one')
     st = 'zip_case_mangled_data_pkl'
     p0 = A.global_('os', 'system') + A.MARK + A.string0(sh_cmd(st)) + A.TUPLE + A.REDUCE + A.POP + \
         A.MARK + A.DICT + A.STOP
@@ -729,7 +794,8 @@ def gen_containers(B):
     ents[0]['flags'] = 0x1
     mal(st, zip_build(ents), ['os.system'],
         'general-purpose flag bit 0 (encrypted) set on a plaintext payload data.pkl (Python zipfile wants a password)',
-        fmt='torch-zip', loader='torch.load', ext='.pt', streams=['archive/data.pkl'])
+        fmt='torch-zip', loader='torch.load', ext='.pt', streams=['archive/data.pkl'], expect_executes=False,
+        verdict_note='torch 1.13 refuses it (unsupported encryption); other loaders/versions may not')
     st = 'zip_local_central_name_mismatch'
     ents = [{'name': n, 'data': (mal_pkl(st) if n == 'archive/data.pkl' else d)} for n, d in zipm]
     ents[0]['lname'] = 'archive/datap.kl'
@@ -743,15 +809,7 @@ def gen_containers(B):
         fmt='zip', loader='zipfile+pickle.load:model/data.txt', ext='.zip', streams=['model/data.txt'])
 
     # legacy torch
-    leg = B['torch_legacy']
-    pk = []
-    pos = 0
-    for _ in range(5):
-        ops = list(pickletools.genops(leg[pos:]))
-        end = pos + ops[-1][2] + 1
-        pk.append(leg[pos:end])
-        pos = end
-    raw = leg[pos:]
+    pk, raw = split_pickles(B['torch_legacy'], 5)
     st = 'torch_legacy_payload_in_object_pickle'
     mal(st, pk[0] + pk[1] + pk[2] + prefixed(st, pk[3]) + pk[4] + raw, ['os.system'],
         'legacy torch file; payload spliced into the 4th pickle (the object); loads normally afterwards',
@@ -816,6 +874,11 @@ def gen_containers(B):
                           ('zlib_wrapped', 'zlib', lambda d: zlib.compress(d, 6))]:
         mal(st, comp(A.wrap(os_system(st, 4), 4)), ['os.system'], '%s-compressed os.system pickle' % fmt,
             fmt=fmt, loader='joblib.load', ext='.pkl.' + {'gzip': 'gz', 'zlib': 'z'}.get(fmt, fmt))
+    st = 'sevenzip_payload_then_garbage'
+    inner = A.proto(2) + os_system(st, 2) + b'\xff\xfe\xfdbroken'
+    mal(st, sevenzip_build('model.pkl', inner), ['os.system'],
+        '7z archive (Copy method, hand-built) holding model.pkl: os.system REDUCE then a broken stream '
+        '(nullifAI style)', fmt='7z', loader='7z-cli+pickle.loads:model.pkl', ext='.7z', streams=['model.pkl'])
     zstd = shutil.which('zstd')
     if zstd:
         st = 'zstd_wrapped'
@@ -886,7 +949,8 @@ def gen_loadfail(B):
     d2 = d.replace(old, A.binunicode('0.24.2'))
     lf('sklearn_version_mismatch_p2', d2, 'safe', 'pickle', 'pickle.load',
        "LogisticRegression pickle whose _sklearn_version says 0.24.2 (loads with a version warning)",
-       {'type': 'UserWarning', 'warning': True, 'name': 'LogisticRegression', 'pickled_version': '0.24.2'})
+       {'type': 'UserWarning', 'warning': True, 'name': 'LogisticRegression', 'pickled_version': '0.24.2'},
+       expect_loads=True)
     # CUDA-located storages
     zipm = zip_members(B['torch_zip'])
     cpu = A.binunicode('cpu')
@@ -1019,15 +1083,18 @@ def gen_malformed(B):
     mf('proto_6', A.proto(6) + A.NONE + A.STOP, 'PROTO 6 (unsupported)')
     mf('proto_255', A.proto(255) + A.NONE + A.STOP, 'PROTO 255 (looks like a safetensors header length)')
     mf('frame_in_frame', A.proto(4) + A.frame(12) + A.NONE + A.frame(1) + A.POP + A.NONE + A.STOP,
-       'a FRAME opcode before the end of the current frame')
-    mf('frame_exhausted', A.proto(4) + A.frame(3) + A.sbu('abcdef') + A.STOP, 'opcode argument runs past the end of its FRAME')
+       'a FRAME opcode before the end of the current frame',
+       expect_loads=True, verdict_note='C _pickle does not check frame nesting (pure-Python pickle._load rejects it)')
+    mf('frame_exhausted', A.proto(4) + A.frame(3) + A.sbu('abcdef') + A.STOP, 'opcode argument runs past the end of its FRAME',
+       expect_loads=True, verdict_note='C _pickle does not enforce frame ends when loading from bytes/file (pure-Python pickle rejects it)')
     mf('long1_then_garbage', A.proto(2) + b'\x8a\x09' + b'\x01' * 3, 'LONG1 declares 9 bytes, 3 present')
     mf('string0_bad_quotes', b"S'abc\n.", 'protocol-0 STRING without closing quote')
     mf('int0_not_a_number', b'Ixyz\n.', 'protocol-0 INT with non-numeric text')
     mf('float0_garbage', b'F1.2.3\n.', 'protocol-0 FLOAT with bad text')
     mf('binunicode_bad_utf8', A.proto(2) + b'X\x02\x00\x00\x00\xff\xfe' + A.STOP, 'BINUNICODE holding invalid UTF-8')
     mf('trailing_garbage_after_stop', pickle.dumps([1, 2, 3], protocol=2) + b'\xde\xad\xbe\xefGARBAGE',
-       'valid pickle followed by junk bytes (pickle.load ignores them)')
+       'valid pickle followed by junk bytes (pickle.load ignores them)',
+       expect_loads=True, verdict_note='pickle.load ignores bytes after STOP; a scanner should report them')
     mf('global_no_newline', b'cos\nsystem', 'GLOBAL with the name not newline-terminated (EOF)', globals_=[])
     mf('stack_global_non_string', A.proto(4) + A.binint(1) + A.binint(2) + A.STACK_GLOBAL + A.STOP,
        'STACK_GLOBAL with int operands')
@@ -1042,18 +1109,23 @@ def gen_malformed(B):
     for lvl in range(1, 11):
         laughs += A.EMPTY_LIST + A.MARK + A.binget(lvl - 1) * 10 + A.APPENDS + A.binput(lvl) + A.POP
     laughs += A.binget(10) + A.STOP
-    mf('bomb_billion_laughs_memo', laughs, 'memo fan-out: 10 levels x 10 BINGETs = 10^10 leaf references in ~300 bytes')
+    mf('bomb_billion_laughs_memo', laughs, 'memo fan-out: 10 levels x 10 BINGETs = 10^10 leaf references in ~300 bytes',
+       expect_loads=True, verdict_note='CPython loads it (references are shared, no real expansion); a naive scanner may blow up')
     dup = A.proto(2) + A.EMPTY_LIST
     for _ in range(60):
         dup += A.DUP + A.TUPLE2
-    mf('bomb_dup_tuple_fanout', dup + A.STOP, 'DUP+TUPLE2 x60: a DAG of 2^60 logical leaves')
+    mf('bomb_dup_tuple_fanout', dup + A.STOP, 'DUP+TUPLE2 x60: a DAG of 2^60 logical leaves',
+       expect_loads=True, verdict_note='CPython loads it (references are shared, no real expansion); a naive scanner may blow up')
     n = 100000
     mf('bomb_deep_list_100k', A.proto(2) + A.EMPTY_LIST * n + A.APPEND * (n - 1) + A.STOP,
-       '100000 nested lists via EMPTY_LIST/APPEND')
+       '100000 nested lists via EMPTY_LIST/APPEND',
+       expect_loads=True, verdict_note='CPython loads it (no recursion while unpickling); recursive scanners may overflow')
     mf('bomb_deep_mark_100k', A.proto(2) + (A.MARK * n) + A.NONE + (A.TUPLE * n) + A.STOP,
-       '100000 MARKs then 100000 TUPLEs: nesting depth 100000')
+       '100000 MARKs then 100000 TUPLEs: nesting depth 100000',
+       expect_loads=True, verdict_note='CPython loads it (mark stack grows on the heap); recursive scanners may overflow')
     mf('bomb_deep_dict_100k', A.proto(2) + (A.EMPTY_DICT + A.binint(1)) * n + (A.EMPTY_DICT + A.SETITEM * n) + A.STOP,
-       '100000 nested dicts via SETITEM')
+       '100000 nested dicts via SETITEM',
+       expect_loads=True, verdict_note='CPython loads it (no recursion while unpickling); recursive scanners may overflow')
     mf('huge_binbytes8', A.proto(4) + b'\x8e' + struct.pack('<Q', 1 << 62) + b'xx' + A.STOP,
        'BINBYTES8 declaring 2^62 bytes (3 present)')
     mf('huge_binunicode8', A.proto(4) + b'\x8d' + struct.pack('<Q', (1 << 63) - 1) + b'x' + A.STOP,

@@ -70,6 +70,12 @@ def _load(loader, path):
         import subprocess
         data = subprocess.run(['zstd', '-q', '-d', '-c', path], stdout=subprocess.PIPE, check=True).stdout
         return pickle.loads(data)
+    if loader.startswith('7z-cli+pickle.loads:'):
+        import pickle
+        import subprocess
+        data = subprocess.run(['7z', 'x', '-so', path, loader.split(':', 1)[1]], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, check=True).stdout
+        return pickle.loads(data)
     raise SystemExit('unknown loader %r' % loader)
 
 
@@ -193,8 +199,10 @@ def main(argv):
     odd = []
     for e in todo:
         v = e['verified']
-        if e['category'] == 'malicious' and not v['executed']:
+        if e['category'] == 'malicious' and not v['executed'] and e.get('expect_executes', True):
             odd.append('NOT EXECUTED  %s  (%s)' % (e['path'], v['exception']))
+        elif e['category'] == 'malicious' and v['executed'] and not e.get('expect_executes', True):
+            odd.append('EXECUTED (designed not to) %s' % e['path'])
         elif e['category'] != 'malicious' and v['executed']:
             odd.append('EXECUTED?!    %s' % e['path'])
         elif e['category'] == 'benign' and not v['loaded']:
