@@ -2,6 +2,7 @@
 # every test (unit, end-to-end, conformance, jail, fuzz smoke, regressions)
 # against an ASan+UBSan build and prints "N passed, N failed".
 
+.DEFAULT_GOAL := all
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc

@@ -45,10 +45,10 @@ typedef enum pj_verdict {
 
 /* Policy class of a global (filled by pj_policy_apply). */
 typedef enum pj_global_class {
-    PJ_GLOBAL_UNCLASSIFIED = 0,
-    PJ_GLOBAL_SAFE = 1,
-    PJ_GLOBAL_UNKNOWN = 2,
-    PJ_GLOBAL_DANGEROUS = 3,
+    PJ_POLICY_UNCLASSIFIED = 0,
+    PJ_POLICY_SAFE = 1,
+    PJ_POLICY_UNKNOWN = 2,
+    PJ_POLICY_DANGEROUS = 3,
 } pj_global_class;
 
 typedef struct pj_finding {
@@ -159,6 +159,13 @@ pj_report *pj_scan_buffer(const uint8_t *data, size_t len, const pj_options *opt
 pj_report *pj_scan_fd(int fd, const pj_options *opts, const char **error);
 
 void pj_report_free(pj_report *report);
+
+#ifdef PJ_TEST_BUILD
+/* Test builds only: the pj_options.test_misbehave mode for a name ("open",
+ * "exec", "segv", "loop", ...; see sandbox/sandbox.h), or -1.  A mode only
+ * applies to inputs that start with "PJ-MISBEHAVE". */
+int pj_test_misbehave_parse(const char *name);
+#endif
 
 /* Code metadata. */
 const char *pj_code_id(pj_code code);          /* "PJ101" (static) */

@@ -75,10 +75,10 @@ const char *pj_verdict_name(pj_verdict v)
 const char *pj_global_class_name(pj_global_class c)
 {
     switch (c) {
-    case PJ_GLOBAL_UNCLASSIFIED: return "unclassified";
-    case PJ_GLOBAL_SAFE: return "safe";
-    case PJ_GLOBAL_UNKNOWN: return "unknown";
-    case PJ_GLOBAL_DANGEROUS: return "dangerous";
+    case PJ_POLICY_UNCLASSIFIED: return "unclassified";
+    case PJ_POLICY_SAFE: return "safe";
+    case PJ_POLICY_UNKNOWN: return "unknown";
+    case PJ_POLICY_DANGEROUS: return "dangerous";
     }
     return "unknown";
 }

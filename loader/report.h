@@ -30,7 +30,8 @@ int32_t pj_report_add_call(pj_report *r, const pj_call *c);
 bool pj_report_add_meta(pj_report *r, const char *key, const char *value);
 const char *pj_report_get_meta(const pj_report *r, const char *key);
 bool pj_report_vfinding(pj_report *r, pj_code code, pj_severity sev, int32_t stream,
-                        uint64_t offset, const char *fmt, va_list ap);
+                        uint64_t offset, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 /* Same as pj_report_add_finding with the code's default severity. */
 bool pj_report_finding(pj_report *r, pj_code code, int32_t stream, uint64_t offset,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -17,6 +17,7 @@ typedef struct pj_scan_ctx {
 enum {
     PJ_PICKLES_JOBLIB = 1u << 0,   /* step over joblib's raw arrays after NumpyArrayWrapper */
     PJ_PICKLES_EXPECT_ONE = 1u << 1, /* data after the first STOP is trailing data, not expected */
+    PJ_PICKLES_LINEAR = 1u << 2,   /* pickle.loads() reading: frames not enforced */
 };
 
 /* Scan data as pickle streams: the first at offset 0, then whatever follows

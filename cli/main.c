@@ -1,0 +1,489 @@
+/* picklejail command line: options, file walking, rendering, exit codes. */
+#include "picklejail.h"
+#include "render.h"
+#include "render_diagnose.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_USAGE = 2 };
+enum out_format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_SARIF };
+
+typedef struct cli {
+    bool diagnose;
+    enum out_format format;
+    pj_severity fail_on;
+    bool color;
+    bool verbose;
+    pj_options opts;
+    pj_policy *policy;
+    pj_diag_env env;
+    const char *site_packages[64];
+    size_t nfiles;
+    size_t counts[4];
+    bool any_error;
+    bool any_failing;
+} cli;
+
+static void usage(FILE *out)
+{
+    fputs("usage: picklejail scan [options] PATH...\n"
+          "       picklejail diagnose [options] PATH...\n"
+          "       picklejail --help | --version\n"
+          "\n"
+          "Vets pickle-based model files (PyTorch, joblib, scikit-learn, NumPy, pandas) without\n"
+          "running them: a sandboxed child simulates the pickle machine and reports every global\n"
+          "the file imports, every call it would make, and every anomaly.  PATH may be a file, a\n"
+          "directory (scanned recursively) or - for standard input.  The format is detected from\n"
+          "the bytes, never from the name.\n"
+          "\n"
+          "commands:\n"
+          "  scan                  security verdict: safe, suspicious, dangerous (or error)\n"
+          "  diagnose              predict whether and why loading would fail\n"
+          "\n"
+          "output:\n"
+          "  -f, --format FMT      text (default), json, jsonl or sarif\n"
+          "  -v, --verbose         text: also list safe globals, calls and info findings\n"
+          "      --color WHEN      auto (default), always, never\n"
+          "\n"
+          "policy:\n"
+          "      --fail-on LEVEL   exit 1 when a file is at least LEVEL: suspicious (default)\n"
+          "                        or dangerous\n"
+          "      --policy FILE     add allow/deny rules (repeatable; docs/policy.md)\n"
+          "      --profile NAME    add a built-in rule profile (repeatable)\n"
+          "\n"
+          "load diagnosis (diagnose, and load findings in scan):\n"
+          "      --python VERSION  target Python, e.g. 3.11 (standard-library module check)\n"
+          "      --site-packages DIR  look modules up in DIR (repeatable)\n"
+          "\n"
+          "sandbox and limits:\n"
+          "      --no-sandbox      parse in this process (fuzzing and profiling only)\n"
+          "      --timeout SEC     wall-clock limit per file (default 30)\n"
+          "      --cpu SEC         CPU-time limit per file (default 30)\n"
+          "      --memory MB       address-space limit of the sandboxed child (default 2048)\n"
+          "      --max-size MB     largest input scanned (default 65536)\n"
+          "      --max-opcodes N   opcodes per pickle stream (default 2000000000)\n"
+          "      --max-memo N      memo entries (default 8388608)\n"
+          "      --max-stack N     stack depth (default 4194304)\n"
+          "      --max-nesting N   MARK nesting (default 1048576)\n"
+          "      --max-arena MB    scanner memory budget (default 1024)\n"
+          "      --max-decompressed MB  total decompressed bytes (default 1024)\n"
+          "\n"
+          "exit status: 0 no file at or above --fail-on, 1 at least one such file,\n"
+          "2 usage error, or a file could not be read or scanned (and none reached --fail-on).\n",
+          out);
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s == NULL || *s == '\0' || *s == '-')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void emit(cli *c, const pj_file_result *f)
+{
+    bool first = c->nfiles == 0;
+    switch (c->format) {
+    case FMT_TEXT:
+        if (c->diagnose)
+            pj_render_diagnosis(stdout, f->path, f->report, c->color);
+        else
+            pj_render_text(stdout, f, c->color, c->verbose);
+        break;
+    case FMT_JSON: pj_json_file(stdout, f, first, false); break;
+    case FMT_JSONL: pj_json_file(stdout, f, first, true); break;
+    case FMT_SARIF: pj_sarif_file(stdout, f, first); break;
+    }
+    c->nfiles++;
+}
+
+/* Does this file fail the run?  scan: verdict at or above --fail-on.
+ * diagnose: any load finding that is not informational. */
+static bool failing(const cli *c, const pj_report *r)
+{
+    if (c->diagnose) {
+        for (size_t i = 0; i < r->n_findings; i++)
+            if (r->findings[i].cls == PJ_CLASS_LOAD && r->findings[i].severity != PJ_SEV_INFO)
+                return true;
+        return false;
+    }
+    if (r->verdict == PJ_VERDICT_ERROR)
+        return false;
+    return (int)r->verdict >= (int)c->fail_on;
+}
+
+static void finish_report(cli *c, const char *path, pj_report *r, const char *error)
+{
+    pj_policy_apply(c->policy, r);
+    pj_diagnose_apply(&c->env, r);
+    if (!r->scanned)
+        r->verdict = PJ_VERDICT_ERROR;
+    pj_file_result f = {path, r, error};
+    emit(c, &f);
+    c->counts[r->verdict]++;
+    if (r->verdict == PJ_VERDICT_ERROR)
+        c->any_error = true;
+    if (failing(c, r))
+        c->any_failing = true;
+}
+
+static void error_file(cli *c, const char *path, const char *error)
+{
+    pj_report *r = pj_scan_buffer((const uint8_t *)"", 0, &c->opts);
+    if (r == NULL) {
+        fprintf(stderr, "picklejail: out of memory\n");
+        exit(EXIT_USAGE);
+    }
+    /* Nothing was scanned: whatever the empty scan found is not about this file. */
+    r->n_findings = 0;
+    r->n_streams = 0;
+    r->n_meta = 0;
+    r->scanned = false;
+    r->format = "unreadable";
+    finish_report(c, path, r, error);
+    pj_report_free(r);
+}
+
+static void scan_fd(cli *c, const char *path, int fd)
+{
+    const char *err = NULL;
+    pj_report *r = pj_scan_fd(fd, &c->opts, &err);
+    if (r == NULL) {
+        error_file(c, path, err ? err : "scan failed (out of memory)");
+        return;
+    }
+    finish_report(c, path, r, err);
+    pj_report_free(r);
+}
+
+static void scan_path(cli *c, const char *path, int depth);
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void scan_dir(cli *c, const char *path, int depth)
+{
+    struct dirent **ents;
+    int n = scandir(path, &ents, NULL, name_cmp);
+    if (n < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
+        error_file(c, path, msg);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *nm = ents[i]->d_name;
+        if (strcmp(nm, ".") != 0 && strcmp(nm, "..") != 0) {
+            size_t need = strlen(path) + strlen(nm) + 2;
+            char *child = malloc(need);
+            if (child != NULL) {
+                snprintf(child, need, "%s%s%s", path,
+                         path[strlen(path) - 1] == '/' ? "" : "/", nm);
+                scan_path(c, child, depth + 1);
+                free(child);
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+static void scan_path(cli *c, const char *path, int depth)
+{
+    if (strcmp(path, "-") == 0 && depth == 0) {
+        scan_fd(c, "-", STDIN_FILENO);
+        return;
+    }
+    struct stat st;
+    /* Walk without following symlinks inside directories (loops); a path
+     * named on the command line is followed. */
+    if ((depth == 0 ? stat(path, &st) : lstat(path, &st)) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        error_file(c, path, msg);
+        return;
+    }
+    if (S_ISLNK(st.st_mode))
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        if (depth > 64) {
+            error_file(c, path, "directory nesting deeper than 64 levels");
+            return;
+        }
+        scan_dir(c, path, depth);
+        return;
+    }
+    if (depth > 0 && !S_ISREG(st.st_mode))
+        return; /* sockets, fifos found while walking */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        error_file(c, path, msg);
+        return;
+    }
+    scan_fd(c, path, fd);
+    close(fd);
+}
+
+enum {
+    O_FAIL_ON = 256, O_POLICY, O_PROFILE, O_NO_SANDBOX, O_TIMEOUT, O_CPU, O_MEMORY, O_MAX_SIZE,
+    O_MAX_OPCODES, O_MAX_MEMO, O_MAX_STACK, O_MAX_NESTING, O_MAX_ARENA, O_MAX_DECOMP, O_PYTHON,
+    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE
+};
+
+static const struct option long_opts[] = {
+    {"format", required_argument, NULL, 'f'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+    {"fail-on", required_argument, NULL, O_FAIL_ON},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"profile", required_argument, NULL, O_PROFILE},
+    {"no-sandbox", no_argument, NULL, O_NO_SANDBOX},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"cpu", required_argument, NULL, O_CPU},
+    {"memory", required_argument, NULL, O_MEMORY},
+    {"max-size", required_argument, NULL, O_MAX_SIZE},
+    {"max-opcodes", required_argument, NULL, O_MAX_OPCODES},
+    {"max-memo", required_argument, NULL, O_MAX_MEMO},
+    {"max-stack", required_argument, NULL, O_MAX_STACK},
+    {"max-nesting", required_argument, NULL, O_MAX_NESTING},
+    {"max-arena", required_argument, NULL, O_MAX_ARENA},
+    {"max-decompressed", required_argument, NULL, O_MAX_DECOMP},
+    {"python", required_argument, NULL, O_PYTHON},
+    {"site-packages", required_argument, NULL, O_SITE},
+    {"color", required_argument, NULL, O_COLOR},
+#ifdef PJ_TEST_BUILD
+    {"test-misbehave", required_argument, NULL, O_MISBEHAVE},
+#endif
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_value(const char *opt, const char *val, const char *why)
+{
+    fprintf(stderr, "picklejail: invalid value '%s' for --%s: %s\n", val, opt, why);
+    return EXIT_USAGE;
+}
+
+static bool valid_python_version(const char *v)
+{
+    unsigned major, minor;
+    char tail;
+    return sscanf(v, "%u.%u%c", &major, &minor, &tail) == 2 && major == 3 && minor >= 8 &&
+           minor <= 14;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    memset(&c, 0, sizeof c);
+    pj_options_default(&c.opts);
+    c.fail_on = PJ_SEV_SUSPICIOUS;
+    int color_mode = 0; /* 0 auto, 1 always, 2 never */
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int first = 1;
+    if (strcmp(argv[1], "scan") == 0) {
+        first = 2;
+    } else if (strcmp(argv[1], "diagnose") == 0) {
+        c.diagnose = true;
+        first = 2;
+    } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+               strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_CLEAN;
+    } else if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("picklejail %s\n", PJ_VERSION);
+        return EXIT_CLEAN;
+    } else {
+        fprintf(stderr, "picklejail: unknown command '%s' (try 'picklejail --help')\n", argv[1]);
+        return EXIT_USAGE;
+    }
+
+    c.policy = pj_policy_new();
+    if (c.policy == NULL) {
+        fprintf(stderr, "picklejail: cannot load the built-in policy\n");
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_CLEAN;
+    char err[512];
+    optind = first;
+    int opt;
+    uint64_t u;
+    while ((opt = getopt_long(argc, argv, "f:vh", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                c.format = FMT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                c.format = FMT_JSON;
+            else if (strcmp(optarg, "jsonl") == 0)
+                c.format = FMT_JSONL;
+            else if (strcmp(optarg, "sarif") == 0)
+                c.format = FMT_SARIF;
+            else
+                return bad_value("format", optarg, "expected text, json, jsonl or sarif");
+            break;
+        case 'v': c.verbose = true; break;
+        case 'h': usage(stdout); return EXIT_CLEAN;
+        case O_VERSION: printf("picklejail %s\n", PJ_VERSION); return EXIT_CLEAN;
+        case O_FAIL_ON:
+            if (strcmp(optarg, "suspicious") == 0)
+                c.fail_on = PJ_SEV_SUSPICIOUS;
+            else if (strcmp(optarg, "dangerous") == 0)
+                c.fail_on = PJ_SEV_DANGEROUS;
+            else
+                return bad_value("fail-on", optarg, "expected suspicious or dangerous");
+            break;
+        case O_POLICY:
+            if (!pj_policy_add_file(c.policy, optarg, err, sizeof err)) {
+                fprintf(stderr, "picklejail: %s\n", err);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_PROFILE:
+            if (!pj_policy_add_profile(c.policy, optarg, err, sizeof err)) {
+                fprintf(stderr, "picklejail: %s\n", err);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_NO_SANDBOX: c.opts.sandbox = false; break;
+        case O_TIMEOUT:
+            if (!parse_u64(optarg, 86400, &u) || u == 0)
+                return bad_value("timeout", optarg, "seconds between 1 and 86400");
+            c.opts.timeout_ms = (uint32_t)(u * 1000);
+            break;
+        case O_CPU:
+            if (!parse_u64(optarg, 86400, &u) || u == 0)
+                return bad_value("cpu", optarg, "seconds between 1 and 86400");
+            c.opts.cpu_seconds = (uint32_t)u;
+            break;
+        case O_MEMORY:
+            if (!parse_u64(optarg, 1u << 20, &u) || u < 64)
+                return bad_value("memory", optarg, "megabytes, at least 64");
+            c.opts.memory_bytes = u << 20;
+            break;
+        case O_MAX_SIZE:
+            if (!parse_u64(optarg, 1u << 24, &u) || u == 0)
+                return bad_value("max-size", optarg, "megabytes, at least 1");
+            c.opts.limits.max_input_bytes = u << 20;
+            break;
+        case O_MAX_OPCODES:
+            if (!parse_u64(optarg, UINT64_MAX, &u) || u == 0)
+                return bad_value("max-opcodes", optarg, "a positive count");
+            c.opts.limits.max_opcodes = u;
+            break;
+        case O_MAX_MEMO:
+        case O_MAX_STACK:
+        case O_MAX_NESTING:
+            if (!parse_u64(optarg, UINT32_MAX, &u) || u == 0)
+                return bad_value(opt == O_MAX_MEMO ? "max-memo" : opt == O_MAX_STACK ? "max-stack"
+                                                                                     : "max-nesting",
+                                 optarg, "a positive count below 2^32");
+            if (opt == O_MAX_MEMO)
+                c.opts.limits.max_memo = (uint32_t)u;
+            else if (opt == O_MAX_STACK)
+                c.opts.limits.max_stack = (uint32_t)u;
+            else
+                c.opts.limits.max_nesting = (uint32_t)u;
+            break;
+        case O_MAX_ARENA:
+        case O_MAX_DECOMP:
+            if (!parse_u64(optarg, 1u << 20, &u) || u == 0)
+                return bad_value(opt == O_MAX_ARENA ? "max-arena" : "max-decompressed", optarg,
+                                 "megabytes, at least 1");
+            if (opt == O_MAX_ARENA)
+                c.opts.limits.max_arena_bytes = u << 20;
+            else
+                c.opts.limits.max_decompressed_bytes = u << 20;
+            break;
+        case O_PYTHON:
+            if (!valid_python_version(optarg))
+                return bad_value("python", optarg, "a version from 3.8 to 3.14, like 3.11");
+            c.env.python_version = optarg;
+            break;
+        case O_SITE: {
+            struct stat st;
+            if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
+                return bad_value("site-packages", optarg, "not a directory");
+            if (c.env.n_site_packages >= sizeof c.site_packages / sizeof c.site_packages[0])
+                return bad_value("site-packages", optarg, "too many directories (64 at most)");
+            c.site_packages[c.env.n_site_packages++] = optarg;
+            c.env.site_packages = c.site_packages;
+            break;
+        }
+        case O_COLOR:
+            if (strcmp(optarg, "auto") == 0)
+                color_mode = 0;
+            else if (strcmp(optarg, "always") == 0)
+                color_mode = 1;
+            else if (strcmp(optarg, "never") == 0)
+                color_mode = 2;
+            else
+                return bad_value("color", optarg, "expected auto, always or never");
+            break;
+#ifdef PJ_TEST_BUILD
+        case O_MISBEHAVE:
+            c.opts.test_misbehave = pj_test_misbehave_parse(optarg);
+            if (c.opts.test_misbehave < 0)
+                return bad_value("test-misbehave", optarg, "unknown mode");
+            break;
+#endif
+        default:
+            fprintf(stderr, "picklejail: try 'picklejail --help'\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "picklejail: no PATH given (use - for standard input)\n");
+        return EXIT_USAGE;
+    }
+    c.color = color_mode == 1 || (color_mode == 0 && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
+    if (c.format != FMT_TEXT)
+        c.color = false;
+
+    if (c.format == FMT_JSON)
+        pj_json_begin(stdout);
+    else if (c.format == FMT_SARIF)
+        pj_sarif_begin(stdout);
+    for (int i = optind; i < argc; i++)
+        scan_path(&c, argv[i], 0);
+    if (c.format == FMT_JSON)
+        pj_json_end(stdout);
+    else if (c.format == FMT_SARIF)
+        pj_sarif_end(stdout);
+    else if (c.format == FMT_TEXT && !c.diagnose && c.nfiles > 1)
+        pj_render_text_summary(stdout, c.nfiles, c.counts, c.color);
+    pj_policy_free(c.policy);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "picklejail: error writing the report\n");
+        return EXIT_USAGE;
+    }
+    if (c.any_failing)
+        rc = EXIT_FINDINGS;
+    else if (c.any_error)
+        rc = EXIT_USAGE;
+    return rc;
+}

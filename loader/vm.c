@@ -1,0 +1,1739 @@
+/* The pickle virtual machine, simulated over symbolic values.
+ *
+ * Mirrors CPython's C unpickler (Modules/_pickle.c) reading from a file
+ * object, opcode by opcode, but never imports or calls anything: GLOBAL and
+ * friends produce symbolic globals, REDUCE/INST/OBJ/NEWOBJ/NEWOBJ_EX produce
+ * symbolic calls, BUILD records state.  Everything seen before an error is
+ * kept, because CPython has already executed it by then. */
+#include "opcodes.h"
+#include "scan.h"
+#include "value.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct memo_slot {
+    uint64_t key;
+    pj_val val;
+    uint8_t used;
+} memo_slot;
+
+typedef struct gseen {
+    uint64_t hash;
+    const uint8_t *m;
+    size_t ml;
+    const uint8_t *n;
+    size_t nl;
+    int32_t index; /* -1: empty slot */
+} gseen;
+
+typedef struct vm {
+    pj_scan_ctx *ctx;
+    pj_report *r;
+    pj_arena a;
+    const uint8_t *d;
+    size_t len;
+    size_t pos;
+    size_t buf_end;  /* end of the unpickler's current read buffer (a FRAME) */
+    bool linear;     /* pickle.loads semantics: one buffer, frames not enforced */
+    bool straddled;  /* a read crossed a frame boundary */
+    const char *location;
+    int32_t stream;
+    int proto;
+    int max_opcode_proto;
+    size_t op_off;
+    uint8_t op;
+    uint64_t opcodes;
+    bool failed;
+
+    pj_val *stack;
+    size_t sp, stack_cap;
+    size_t *marks;
+    size_t nmarks, marks_cap;
+    size_t fence;
+
+    memo_slot *memo;
+    size_t memo_cap, memo_len;
+
+    gseen *seen;
+    size_t seen_cap, seen_len;
+
+    char *scratch; /* rendering buffer */
+    size_t scratch_cap;
+} vm;
+
+enum { RENDER_CAP = 600, CALLS_FULL_RECORD = 50000 };
+
+/* ---------- errors ---------- */
+
+static bool fail(vm *v, pj_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(vm *v, pj_code code, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *name = pj_opcode_table[v->op].name;
+    pj_report_finding(v->r, code, v->stream, v->op_off, "%s at offset %zu: %s",
+                      name ? name : "opcode", v->op_off, msg);
+    v->failed = true;
+    return false;
+}
+
+static bool oom(vm *v)
+{
+    return fail(v, PJ_LIMIT_ARENA, "scanner memory budget (%zu bytes) exhausted", v->a.budget);
+}
+
+/* ---------- reading, with CPython's file-object buffering ---------- */
+
+static void note_straddle(vm *v, size_t want)
+{
+    size_t lost = v->buf_end - v->pos;
+    if (!v->straddled)
+        pj_report_finding(v->r, PJ_FRAME_STRADDLE, v->stream, v->pos,
+                          "%s at offset %zu reads %zu bytes but its frame ends at %zu: "
+                          "pickle.load() on a file drops the frame's last %zu bytes and "
+                          "continues after the frame, while pickle.loads() and linear "
+                          "scanners read different opcodes",
+                          pj_opcode_table[v->op].name ? pj_opcode_table[v->op].name : "opcode",
+                          v->op_off, want, v->buf_end, lost);
+    v->straddled = true;
+    v->pos = v->buf_end;
+}
+
+/* Read n bytes.  Inside a frame the C unpickler serves reads from the frame
+ * buffer; a read that does not fit discards what is left of the frame and
+ * reads afresh from the file (a straddle). */
+static bool rd(vm *v, size_t n, const uint8_t **out)
+{
+    if (n <= v->buf_end - v->pos) {
+        *out = v->d + v->pos;
+        v->pos += n;
+        return true;
+    }
+    if (v->pos < v->buf_end)
+        note_straddle(v, n);
+    if (n > v->len - v->pos) {
+        size_t left = v->len - v->pos;
+        v->pos = v->len;
+        return fail(v, PJ_TRUNCATED, "pickle data was truncated (needs %zu bytes, %zu left)", n,
+                    left);
+    }
+    *out = v->d + v->pos;
+    v->pos += n;
+    v->buf_end = v->linear ? v->len : v->pos;
+    return true;
+}
+
+/* Read a line; *n excludes the newline. */
+static bool rdline(vm *v, const uint8_t **out, size_t *n)
+{
+    const uint8_t *nl = memchr(v->d + v->pos, '\n', v->buf_end - v->pos);
+    if (nl == NULL) {
+        if (v->pos < v->buf_end)
+            note_straddle(v, 1);
+        nl = memchr(v->d + v->pos, '\n', v->len - v->pos);
+        if (nl == NULL) {
+            v->pos = v->len;
+            return fail(v, PJ_TRUNCATED, "pickle data was truncated (line without newline)");
+        }
+        *out = v->d + v->pos;
+        *n = (size_t)(nl - *out);
+        v->pos = (size_t)(nl - v->d) + 1;
+        v->buf_end = v->linear ? v->len : v->pos;
+        return true;
+    }
+    *out = v->d + v->pos;
+    *n = (size_t)(nl - *out);
+    v->pos = (size_t)(nl - v->d) + 1;
+    return true;
+}
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t x = 0;
+    for (int i = n - 1; i >= 0; i--)
+        x = (x << 8) | p[i];
+    return x;
+}
+
+/* ---------- stack, marks, memo ---------- */
+
+static bool push(vm *v, pj_val val)
+{
+    if (v->sp == v->stack_cap) {
+        if (v->stack_cap >= v->ctx->limits->max_stack)
+            return fail(v, PJ_LIMIT_STACK, "stack depth limit of %" PRIu32 " reached",
+                        v->ctx->limits->max_stack);
+        size_t ncap = v->stack_cap ? v->stack_cap * 2 : 64;
+        if (ncap > v->ctx->limits->max_stack)
+            ncap = v->ctx->limits->max_stack;
+        pj_val *ns = pj_arena_array(&v->a, ncap, sizeof(pj_val));
+        if (ns == NULL)
+            return oom(v);
+        if (v->sp)
+            memcpy(ns, v->stack, v->sp * sizeof(pj_val));
+        v->stack = ns;
+        v->stack_cap = ncap;
+    }
+    v->stack[v->sp++] = val;
+    return true;
+}
+
+static bool underflow(vm *v)
+{
+    if (v->nmarks > 0)
+        return fail(v, PJ_UNEXPECTED_MARK, "unexpected MARK found");
+    return fail(v, PJ_STACK_UNDERFLOW, "unpickling stack underflow");
+}
+
+static bool pop(vm *v, pj_val *out)
+{
+    if (v->sp <= v->fence)
+        return underflow(v);
+    *out = v->stack[--v->sp];
+    return true;
+}
+
+static pj_val *top(vm *v)
+{
+    if (v->sp <= v->fence) {
+        underflow(v);
+        return NULL;
+    }
+    return &v->stack[v->sp - 1];
+}
+
+static bool push_mark(vm *v)
+{
+    if (v->nmarks == v->marks_cap) {
+        if (v->marks_cap >= v->ctx->limits->max_nesting)
+            return fail(v, PJ_LIMIT_NESTING, "MARK nesting limit of %" PRIu32 " reached",
+                        v->ctx->limits->max_nesting);
+        size_t ncap = v->marks_cap ? v->marks_cap * 2 : 32;
+        if (ncap > v->ctx->limits->max_nesting)
+            ncap = v->ctx->limits->max_nesting;
+        size_t *nm = pj_arena_array(&v->a, ncap, sizeof(size_t));
+        if (nm == NULL)
+            return oom(v);
+        if (v->nmarks)
+            memcpy(nm, v->marks, v->nmarks * sizeof(size_t));
+        v->marks = nm;
+        v->marks_cap = ncap;
+    }
+    v->marks[v->nmarks++] = v->sp;
+    v->fence = v->sp;
+    return true;
+}
+
+/* Pop the topmost mark; *start receives the stack index it marked. */
+static bool marker(vm *v, size_t *start)
+{
+    if (v->nmarks == 0)
+        return fail(v, PJ_MARK_MISSING, "could not find MARK");
+    *start = v->marks[--v->nmarks];
+    v->fence = v->nmarks ? v->marks[v->nmarks - 1] : 0;
+    return true;
+}
+
+static uint64_t hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static memo_slot *memo_find(vm *v, uint64_t key)
+{
+    if (v->memo_cap == 0)
+        return NULL;
+    size_t mask = v->memo_cap - 1;
+    for (size_t i = hash64(key) & mask;; i = (i + 1) & mask) {
+        if (!v->memo[i].used)
+            return NULL;
+        if (v->memo[i].key == key)
+            return &v->memo[i];
+    }
+}
+
+static bool memo_put(vm *v, uint64_t key, pj_val val)
+{
+    memo_slot *s = memo_find(v, key);
+    if (s != NULL) {
+        s->val = val;
+        return true;
+    }
+    if (v->memo_len >= v->ctx->limits->max_memo)
+        return fail(v, PJ_LIMIT_MEMO, "memo limit of %" PRIu32 " entries reached",
+                    v->ctx->limits->max_memo);
+    if ((v->memo_len + 1) * 2 > v->memo_cap) {
+        size_t ncap = v->memo_cap ? v->memo_cap * 2 : 64;
+        memo_slot *nm = pj_arena_array(&v->a, ncap, sizeof(memo_slot));
+        if (nm == NULL)
+            return oom(v);
+        for (size_t i = 0; i < v->memo_cap; i++) {
+            if (!v->memo[i].used)
+                continue;
+            size_t j = hash64(v->memo[i].key) & (ncap - 1);
+            while (nm[j].used)
+                j = (j + 1) & (ncap - 1);
+            nm[j] = v->memo[i];
+        }
+        v->memo = nm;
+        v->memo_cap = ncap;
+    }
+    size_t mask = v->memo_cap - 1;
+    size_t i = hash64(key) & mask;
+    while (v->memo[i].used)
+        i = (i + 1) & mask;
+    v->memo[i].used = 1;
+    v->memo[i].key = key;
+    v->memo[i].val = val;
+    v->memo_len++;
+    return true;
+}
+
+/* ---------- values ---------- */
+
+static pj_val mkval(vm *v, pj_vkind k)
+{
+    pj_val x;
+    memset(&x, 0, sizeof x);
+    x.kind = (uint8_t)k;
+    x.off = v->op_off;
+    return x;
+}
+
+static pj_seq *new_seq(vm *v)
+{
+    pj_seq *s = pj_arena_alloc(&v->a, sizeof(pj_seq));
+    if (s == NULL)
+        oom(v);
+    return s;
+}
+
+static void seq_add(pj_seq *s, const pj_val *item)
+{
+    if (s->kept < PJ_SEQ_KEEP)
+        s->items[s->kept++] = *item;
+    s->count++;
+}
+
+static void seq_add_pair(pj_seq *s, const pj_val *k, const pj_val *val)
+{
+    if (s->kept + 2 <= PJ_SEQ_KEEP) {
+        s->items[s->kept++] = *k;
+        s->items[s->kept++] = *val;
+    }
+    s->count++;
+}
+
+/* Make a container value from stack[start..sp) and drop those items. */
+static bool collect(vm *v, pj_vkind kind, size_t start, pj_val *out)
+{
+    *out = mkval(v, kind);
+    pj_seq *s = new_seq(v);
+    if (s == NULL)
+        return false;
+    if (kind == V_DICT) {
+        if ((v->sp - start) % 2 != 0)
+            return fail(v, PJ_ODD_ITEMS, "odd number of items for DICT");
+        for (size_t i = start; i + 1 < v->sp; i += 2)
+            seq_add_pair(s, &v->stack[i], &v->stack[i + 1]);
+    } else {
+        for (size_t i = start; i < v->sp; i++)
+            seq_add(s, &v->stack[i]);
+    }
+    v->sp = start;
+    out->u.seq = s;
+    return true;
+}
+
+static const pj_val *dict_get(const pj_val *d, const char *key)
+{
+    if (d->kind != V_DICT || d->u.seq == NULL)
+        return NULL;
+    const pj_seq *s = d->u.seq;
+    for (uint32_t i = 0; i + 1 < s->kept; i += 2)
+        if (pj_val_str_eq(&s->items[i], key))
+            return &s->items[i + 1];
+    return NULL;
+}
+
+/* ---------- globals ---------- */
+
+typedef struct compat_name {
+    const char *m2, *n2, *m3, *n3;
+} compat_name;
+typedef struct compat_import {
+    const char *m2, *m3;
+} compat_import;
+
+static const compat_name compat_names[] = {
+#define PJ_NAME(a, b, c, d) {a, b, c, d},
+#define PJ_IMPORT(a, b)
+#include "data/compat_pickle.def"
+#undef PJ_NAME
+#undef PJ_IMPORT
+};
+static const compat_import compat_imports[] = {
+#define PJ_NAME(a, b, c, d)
+#define PJ_IMPORT(a, b) {a, b},
+#include "data/compat_pickle.def"
+#undef PJ_NAME
+#undef PJ_IMPORT
+};
+
+static bool eqn(const char *s, const uint8_t *b, size_t n)
+{
+    return strlen(s) == n && memcmp(s, b, n) == 0;
+}
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static bool valid_utf8(const uint8_t *s, size_t n, bool surrogatepass)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len > n - i)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        if (!surrogatepass && cp >= 0xD800 && cp <= 0xDFFF)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Record a global in the report (deduplicated per stream, so a flood of
+ * identical GLOBAL opcodes costs no report memory) and return its index. */
+static int32_t record_global(vm *v, const uint8_t *m, size_t ml, const uint8_t *n, size_t nl,
+                             const char *rm, const char *rn, pj_global_origin origin)
+{
+    uint64_t h = fnv(m, ml, 0xcbf29ce484222325ULL);
+    h = fnv("\n", 1, h);
+    h = fnv(n, nl, h);
+    h = fnv(&origin, sizeof origin, h);
+    if (v->seen_cap) {
+        size_t mask = v->seen_cap - 1;
+        for (size_t i = h & mask; v->seen[i].index >= 0; i = (i + 1) & mask) {
+            const gseen *e = &v->seen[i];
+            if (e->hash == h && e->ml == ml && e->nl == nl && memcmp(e->m, m, ml) == 0 &&
+                memcmp(e->n, n, nl) == 0)
+                return e->index;
+        }
+    }
+    pj_global g;
+    memset(&g, 0, sizeof g);
+    g.module = pj_report_escape(v->r, m, ml, true);
+    g.name = pj_report_escape(v->r, n, nl, true);
+    g.resolved_module = rm ? pj_report_strdup(v->r, rm) : g.module;
+    g.resolved_name = rn ? pj_report_strdup(v->r, rn) : g.name;
+    if (!g.module || !g.name || !g.resolved_module || !g.resolved_name) {
+        oom(v);
+        return -1;
+    }
+    g.stream = v->stream;
+    g.offset = v->op_off;
+    g.opcode = v->op;
+    g.origin = origin;
+    int32_t idx = pj_report_add_global(v->r, &g);
+    if (idx < 0) {
+        oom(v);
+        return -1;
+    }
+    if ((v->seen_len + 1) * 2 > v->seen_cap) {
+        size_t ncap = v->seen_cap ? v->seen_cap * 2 : 64;
+        gseen *ns = pj_arena_array(&v->a, ncap, sizeof(gseen));
+        if (ns == NULL)
+            return idx; /* only deduplication is lost */
+        for (size_t i = 0; i < ncap; i++)
+            ns[i].index = -1;
+        for (size_t i = 0; i < v->seen_cap; i++) {
+            if (v->seen[i].index < 0)
+                continue;
+            size_t j = v->seen[i].hash & (ncap - 1);
+            while (ns[j].index >= 0)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = v->seen[i];
+        }
+        v->seen = ns;
+        v->seen_cap = ncap;
+    }
+    /* The key bytes must outlive this call: input bytes do, others are copied. */
+    const uint8_t *km = (const uint8_t *)pj_arena_strndup(&v->a, (const char *)m, ml);
+    const uint8_t *kn = (const uint8_t *)pj_arena_strndup(&v->a, (const char *)n, nl);
+    if (km == NULL || kn == NULL)
+        return idx;
+    size_t j = h & (v->seen_cap - 1);
+    while (v->seen[j].index >= 0)
+        j = (j + 1) & (v->seen_cap - 1);
+    v->seen[j] = (gseen){h, km, ml, kn, nl, idx};
+    v->seen_len++;
+    return idx;
+}
+
+static pj_val global_value(vm *v, int32_t idx, pj_vkind kind)
+{
+    pj_val g = mkval(v, kind);
+    pj_gref *ref = pj_arena_alloc(&v->a, sizeof *ref);
+    if (ref == NULL) {
+        oom(v);
+        return mkval(v, V_NONE);
+    }
+    ref->index = idx;
+    ref->module = idx >= 0 ? v->r->globals[idx].resolved_module : "?";
+    ref->name = kind == V_MODULE ? NULL : (idx >= 0 ? v->r->globals[idx].resolved_name : "?");
+    g.u.g = ref;
+    return g;
+}
+
+/* find_class as CPython applies it: _compat_pickle renames below protocol 3,
+ * attribute walks for dotted names from protocol 4. */
+static bool find_class(vm *v, const uint8_t *m, size_t ml, const uint8_t *n, size_t nl,
+                       pj_global_origin origin, pj_val *out)
+{
+    const char *rm = NULL, *rn = NULL;
+    if (v->proto < 3) {
+        for (size_t i = 0; i < sizeof compat_names / sizeof compat_names[0]; i++) {
+            if (eqn(compat_names[i].m2, m, ml) && eqn(compat_names[i].n2, n, nl)) {
+                rm = compat_names[i].m3;
+                rn = compat_names[i].n3;
+                break;
+            }
+        }
+        if (rm == NULL) {
+            for (size_t i = 0; i < sizeof compat_imports / sizeof compat_imports[0]; i++) {
+                if (eqn(compat_imports[i].m2, m, ml)) {
+                    rm = compat_imports[i].m3;
+                    break;
+                }
+            }
+        }
+    }
+    int32_t idx = record_global(v, m, ml, n, nl, rm, rn, origin);
+    if (idx < 0)
+        return false;
+    *out = global_value(v, idx, V_GLOBAL);
+    if (v->failed)
+        return false;
+    /* What CPython does next may fail after the import already ran. */
+    if (ml == 0)
+        return fail(v, PJ_BAD_GLOBAL_NAME, "ValueError: Empty module name");
+    if (memchr(m, 0, ml) != NULL)
+        return fail(v, PJ_BAD_GLOBAL_NAME, "module name contains a NUL byte");
+    if (memchr(n, '.', nl) != NULL) {
+        if (v->proto < 4)
+            return fail(v, PJ_BAD_GLOBAL_NAME,
+                        "dotted name '%s' needs protocol 4 (current %d): getattr fails with "
+                        "AttributeError",
+                        v->r->globals[idx].name, v->proto);
+        /* Attribute walk: each component must be a plain attribute. */
+        size_t s = 0;
+        for (size_t i = 0; i <= nl; i++) {
+            if (i == nl || n[i] == '.') {
+                if (i - s == 8 && memcmp(n + s, "<locals>", 8) == 0)
+                    return fail(v, PJ_BAD_GLOBAL_NAME, "AttributeError: Can't get local attribute");
+                s = i + 1;
+            }
+        }
+    }
+    return true;
+}
+
+/* ---------- calls ---------- */
+
+static const char *render_str(vm *v, const pj_val *val)
+{
+    pj_render(val, v->scratch, v->scratch_cap, v->ctx->limits->excerpt_len);
+    return pj_report_strdup(v->r, v->scratch);
+}
+
+static bool is_global(const pj_val *x, const char *module, const char *name)
+{
+    return x->kind == V_GLOBAL && strcmp(x->u.g->module, module) == 0 &&
+           strcmp(x->u.g->name, name) == 0;
+}
+
+static const pj_val *tuple_item(const pj_val *t, uint32_t i)
+{
+    if (t->kind != V_TUPLE || t->u.seq == NULL || i >= t->u.seq->kept)
+        return NULL;
+    return &t->u.seq->items[i];
+}
+
+static uint64_t tuple_len(const pj_val *t)
+{
+    return t->kind == V_TUPLE && t->u.seq ? t->u.seq->count : 0;
+}
+
+/* Record a call in the report.  Past CALLS_FULL_RECORD, only calls of a
+ * callee not called before are kept, so hostile fan-out stays bounded while
+ * no new callee is ever hidden. */
+static int32_t record_call(vm *v, uint8_t opcode, const pj_val *callee, const pj_val *args,
+                           const pj_val *kwargs)
+{
+    int32_t cg = callee->kind == V_GLOBAL ? callee->u.g->index : -1;
+    bool first_call = cg >= 0 && !v->r->globals[cg].called;
+    if (cg >= 0)
+        v->r->globals[cg].called = true;
+    if (v->r->n_calls >= CALLS_FULL_RECORD && !first_call && cg >= 0)
+        return -1;
+    pj_call c;
+    memset(&c, 0, sizeof c);
+    c.callee = render_str(v, callee);
+    pj_render_args(args, kwargs, v->scratch, v->scratch_cap, v->ctx->limits->excerpt_len);
+    c.args = pj_report_strdup(v->r, v->scratch);
+    if (c.callee == NULL || c.args == NULL) {
+        oom(v);
+        return -1;
+    }
+    c.stream = v->stream;
+    c.offset = v->op_off;
+    c.opcode = opcode;
+    c.callee_global = cg;
+    for (int i = 0; i < 4; i++)
+        c.arg_globals[i] = -1;
+    int k = 0;
+    for (uint32_t i = 0; args->kind == V_TUPLE && args->u.seq && i < args->u.seq->kept && k < 4; i++) {
+        const pj_val *a = &args->u.seq->items[i];
+        if (a->kind == V_GLOBAL && a->u.g->index >= 0)
+            c.arg_globals[k++] = a->u.g->index;
+    }
+    int32_t idx = pj_report_add_call(v->r, &c);
+    if (idx < 0)
+        oom(v);
+    return idx;
+}
+
+/* Calls whose result we can name: getattr(x, "n") and __import__("m"). */
+static bool derive(vm *v, const pj_val *callee, const pj_val *args, pj_val *out)
+{
+    if (callee->kind != V_GLOBAL)
+        return false;
+    const pj_val *a0 = tuple_item(args, 0), *a1 = tuple_item(args, 1);
+    if ((is_global(callee, "builtins", "getattr") || is_global(callee, "operator", "getattr")) &&
+        tuple_len(args) >= 2 && a0 && a1 && a1->kind == V_STR && !(a1->flags & VF_LONGLEN) &&
+        (a0->kind == V_GLOBAL || a0->kind == V_MODULE)) {
+        const char *base_m = a0->u.g->module;
+        char name[512];
+        if (a0->kind == V_GLOBAL)
+            snprintf(name, sizeof name, "%s.", a0->u.g->name);
+        else
+            name[0] = '\0';
+        size_t bl = strlen(name);
+        size_t nl = a1->len < sizeof name - bl - 1 ? a1->len : sizeof name - bl - 1;
+        memcpy(name + bl, a1->u.s, nl);
+        name[bl + nl] = '\0';
+        int32_t idx = record_global(v, (const uint8_t *)base_m, strlen(base_m),
+                                    (const uint8_t *)name, strlen(name), NULL, NULL,
+                                    PJ_ORIGIN_DERIVED);
+        if (idx < 0)
+            return false;
+        *out = global_value(v, idx, V_GLOBAL);
+        return true;
+    }
+    if ((is_global(callee, "builtins", "__import__") ||
+         is_global(callee, "importlib", "import_module")) &&
+        a0 && a0->kind == V_STR && !(a0->flags & VF_LONGLEN)) {
+        int32_t idx = record_global(v, a0->u.s, a0->len, (const uint8_t *)"", 0, NULL, NULL,
+                                    PJ_ORIGIN_DERIVED);
+        if (idx < 0)
+            return false;
+        *out = global_value(v, idx, V_MODULE);
+        return true;
+    }
+    return false;
+}
+
+static bool do_call(vm *v, uint8_t opcode, pj_val callee, pj_val args, pj_val kwargs)
+{
+    int32_t ci = record_call(v, opcode, &callee, &args, &kwargs);
+    if (v->failed)
+        return false;
+    pj_val res;
+    if (derive(v, &callee, &args, &res)) {
+        res.off = v->op_off;
+        return !v->failed && push(v, res);
+    }
+    if (v->failed)
+        return false;
+    pj_callnode *c = pj_arena_alloc(&v->a, sizeof *c);
+    if (c == NULL)
+        return oom(v);
+    c->callee = callee;
+    c->args = args;
+    c->kwargs = kwargs;
+    c->call_index = ci;
+    c->opcode = opcode;
+    res = mkval(v, V_CALL);
+    res.u.call = c;
+    return push(v, res);
+}
+
+/* ---------- joblib ---------- */
+
+/* Item size of a numpy dtype string such as "<f8", "|u1", "<U10", "V48". */
+static bool dtype_itemsize(const pj_val *s, uint64_t *size, bool *object)
+{
+    if (s->kind != V_STR || s->len == 0 || s->len > 32)
+        return false;
+    const char *p = (const char *)s->u.s;
+    size_t n = s->len;
+    if (*p == '<' || *p == '>' || *p == '|' || *p == '=') {
+        p++;
+        n--;
+    }
+    if (n == 0)
+        return false;
+    char kind = *p++;
+    n--;
+    uint64_t num = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9' || num > 1000000000)
+            return false;
+        num = num * 10 + (uint64_t)(p[i] - '0');
+    }
+    *object = false;
+    switch (kind) {
+    case 'O': *object = true; *size = 8; return true;
+    case 'U': *size = num * 4; return n > 0;
+    case 'b': case 'i': case 'u': case 'f': case 'c': case 'S': case 'V': case 'M': case 'm':
+        *size = num;
+        return n > 0;
+    case '?': *size = 1; return true;
+    default: return false;
+    }
+}
+
+static bool is_array_wrapper(const pj_val *obj)
+{
+    if (obj->kind != V_CALL)
+        return false;
+    const pj_val *c = &obj->u.call->callee;
+    return is_global(c, "joblib.numpy_pickle", "NumpyArrayWrapper") ||
+           is_global(c, "sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper");
+}
+
+/* joblib writes each array's bytes raw right after the wrapper's BUILD; its
+ * unpickler reads them from the file (after the current frame) and pushes
+ * the array.  Object arrays are a nested pickle at that point instead. */
+static bool joblib_array(vm *v, const pj_val *state)
+{
+    const pj_val *shape = dict_get(state, "shape");
+    const pj_val *dtype = dict_get(state, "dtype");
+    const pj_val *align = dict_get(state, "numpy_array_alignment_bytes");
+    uint64_t itemsize = 0;
+    bool object = false;
+    const pj_val *dstr = NULL;
+    if (dtype && dtype->kind == V_CALL && is_global(&dtype->u.call->callee, "numpy", "dtype"))
+        dstr = tuple_item(&dtype->u.call->args, 0);
+    if (dtype && (dtype->kind == V_CALL) && dstr == NULL && dtype->u.call->callee.kind == V_GLOBAL &&
+        strcmp(dtype->u.call->callee.u.g->name, "dtype") == 0)
+        dstr = tuple_item(&dtype->u.call->args, 0);
+    if (shape == NULL || shape->kind != V_TUPLE || dstr == NULL ||
+        !dtype_itemsize(dstr, &itemsize, &object))
+        return fail(v, PJ_JOBLIB_ARRAY,
+                    "NumpyArrayWrapper state without a readable shape and dtype: cannot step "
+                    "over the raw array data that follows");
+    /* joblib reads from the file, after whatever is left of the frame. */
+    if (!v->linear && v->pos < v->buf_end)
+        v->pos = v->buf_end;
+    if (object) {
+        size_t end = v->pos;
+        char loc[64];
+        snprintf(loc, sizeof loc, "%s[array@%zu]", v->location, v->pos);
+        if (v->ctx->depth + 1 > v->ctx->limits->max_container_depth)
+            return fail(v, PJ_NESTING_DEPTH, "nested object-array pickles too deep");
+        v->ctx->depth++;
+        bool ok = pj_scan_one_pickle(v->ctx, v->d, v->len, v->pos, loc, 0, &end);
+        v->ctx->depth--;
+        if (!ok)
+            return fail(v, PJ_JOBLIB_ARRAY, "object array pickle at offset %zu is broken", v->pos);
+        v->pos = end;
+        v->buf_end = v->linear ? v->len : v->pos;
+    } else {
+        uint64_t count = 1;
+        if (shape->u.seq == NULL || shape->u.seq->count > shape->u.seq->kept)
+            return fail(v, PJ_JOBLIB_ARRAY, "array shape has too many dimensions to read");
+        for (uint32_t i = 0; i < shape->u.seq->kept; i++) {
+            const pj_val *d = &shape->u.seq->items[i];
+            if (d->kind != V_INT || d->u.i < 0)
+                return fail(v, PJ_JOBLIB_ARRAY, "array shape is not a tuple of sizes");
+            if (d->u.i != 0 && count > UINT64_MAX / (uint64_t)d->u.i)
+                return fail(v, PJ_JOBLIB_ARRAY, "array size overflows");
+            count *= (uint64_t)d->u.i;
+        }
+        if (itemsize != 0 && count > UINT64_MAX / itemsize)
+            return fail(v, PJ_JOBLIB_ARRAY, "array byte size overflows");
+        uint64_t nbytes = count * itemsize;
+        if (align != NULL && align->kind != V_NONE) {
+            if (v->pos >= v->len)
+                return fail(v, PJ_JOBLIB_ARRAY, "array padding missing (data truncated)");
+            uint8_t pad = v->d[v->pos];
+            v->pos += 1;
+            if (pad > v->len - v->pos)
+                return fail(v, PJ_JOBLIB_ARRAY, "array padding runs past the end");
+            v->pos += pad;
+        }
+        if (nbytes > v->len - v->pos)
+            return fail(v, PJ_JOBLIB_ARRAY,
+                        "array of %" PRIu64 " bytes runs past the end of the data (%zu left)",
+                        nbytes, v->len - v->pos);
+        v->pos += (size_t)nbytes;
+        v->buf_end = v->linear ? v->len : v->pos;
+    }
+    pj_val arr = mkval(v, V_ARRAY);
+    pj_val w;
+    if (!pop(v, &w))
+        return false;
+    return push(v, arr);
+}
+
+/* ---------- BUILD ---------- */
+
+static bool do_build(vm *v)
+{
+    pj_val state, *inst;
+    if (!pop(v, &state))
+        return false;
+    inst = top(v);
+    if (inst == NULL)
+        return false;
+    pj_val none = mkval(v, V_NONE);
+    pj_val args = mkval(v, V_TUPLE);
+    pj_seq *s = new_seq(v);
+    if (s == NULL)
+        return false;
+    seq_add(s, &state);
+    args.u.seq = s;
+    pj_val target = *inst;
+    record_call(v, OP_BUILD, &target, &args, &none);
+    if (v->failed)
+        return false;
+    if (target.kind == V_CALL) {
+        target.u.call->state = state;
+        target.u.call->built = 1;
+    }
+    const pj_val *ver = dict_get(&state, "_sklearn_version");
+    if (ver != NULL && ver->kind == V_STR && pj_report_get_meta(v->r, "sklearn.version") == NULL) {
+        const char *vs = pj_report_escape(v->r, ver->u.s, ver->len < 64 ? ver->len : 64, false);
+        if (vs)
+            pj_report_add_meta(v->r, "sklearn.version", vs);
+    }
+    if (is_array_wrapper(&target))
+        return joblib_array(v, &state);
+    return true;
+}
+
+/* ---------- persistent ids ---------- */
+
+static bool do_persid(vm *v, pj_val pid)
+{
+    const pj_val *tag = tuple_item(&pid, 0);
+    if (tag != NULL && pj_val_str_eq(tag, "storage") && tuple_len(&pid) == 5) {
+        const pj_val *loc = tuple_item(&pid, 3);
+        if (loc && loc->kind == V_STR) {
+            const char *ls = pj_report_escape(v->r, loc->u.s, loc->len < 64 ? loc->len : 64, false);
+            bool seen = false;
+            for (size_t i = 0; ls && i < v->r->n_meta; i++)
+                if (strcmp(v->r->meta_keys[i], "torch.storage.location") == 0 &&
+                    strcmp(v->r->meta_values[i], ls) == 0)
+                    seen = true;
+            if (ls && !seen)
+                pj_report_add_meta(v->r, "torch.storage.location", ls);
+        }
+    } else {
+        const char *txt = render_str(v, &pid);
+        pj_report_finding(v->r, PJ_PERSISTENT_ID, v->stream, v->op_off,
+                          "%s at offset %zu: persistent id %s is not a PyTorch storage; "
+                          "the loader's persistent_load decides what it becomes",
+                          pj_opcode_table[v->op].name, v->op_off, txt ? txt : "?");
+    }
+    pj_callnode *c = pj_arena_alloc(&v->a, sizeof *c);
+    if (c == NULL)
+        return oom(v);
+    c->args = pid;
+    c->call_index = -1;
+    c->opcode = v->op;
+    pj_val res = mkval(v, V_PERSID);
+    res.u.call = c;
+    return push(v, res);
+}
+
+/* ---------- literals ---------- */
+
+static bool is_space(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int digit_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A' + 10;
+    return 99;
+}
+
+/* Python's int(s, base) for base 0 or 10 (PyLong_FromString): surrounding
+ * whitespace, a sign, 0x/0o/0b prefixes for base 0, single underscores
+ * between digits, no leading zeros in base-0 decimals.  Sets *big when the
+ * value does not fit in int64. */
+static bool py_int(const uint8_t *s, size_t n, int base, int64_t *out, bool *big)
+{
+    size_t i = 0, l = n;
+    while (i < l && is_space(s[i]))
+        i++;
+    while (l > i && is_space(s[l - 1]))
+        l--;
+    bool neg = false;
+    if (i < l && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    int b = base;
+    if (base == 0) {
+        b = 10;
+        if (l - i >= 2 && s[i] == '0') {
+            uint8_t c = s[i + 1] | 0x20;
+            if (c == 'x')
+                b = 16;
+            else if (c == 'o')
+                b = 8;
+            else if (c == 'b')
+                b = 2;
+            if (b != 10) {
+                i += 2;
+                if (i < l && s[i] == '_')
+                    i++;
+            }
+        }
+    }
+    if (i >= l)
+        return false;
+    size_t first = i;
+    uint64_t acc = 0;
+    *big = false;
+    bool prev_us = false, all_zero = true;
+    for (; i < l; i++) {
+        if (s[i] == '_') {
+            if (prev_us || i == first)
+                return false;
+            prev_us = true;
+            continue;
+        }
+        prev_us = false;
+        int dv = digit_value(s[i]);
+        if (dv >= b)
+            return false;
+        if (dv != 0)
+            all_zero = false;
+        if (acc > (UINT64_MAX - (uint64_t)dv) / (uint64_t)b)
+            *big = true;
+        else
+            acc = acc * (uint64_t)b + (uint64_t)dv;
+    }
+    if (prev_us)
+        return false;
+    if (base == 0 && b == 10 && s[first] == '0' && !all_zero)
+        return false;
+    if (acc > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+        *big = true;
+    *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    return true;
+}
+
+/* strtol(s, &end, 0) as load_int uses it first: accepted when it stops at
+ * the end of the line or at a NUL byte and did not overflow. */
+static bool c_strtol0(const uint8_t *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    while (i < n && is_space(s[i]))
+        i++;
+    bool neg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    int b = 10;
+    if (i < n && s[i] == '0') {
+        if (i + 2 < n && (s[i + 1] | 0x20) == 'x' && digit_value(s[i + 2]) < 16) {
+            b = 16;
+            i += 2;
+        } else {
+            b = 8;
+        }
+    }
+    size_t start = i;
+    uint64_t acc = 0;
+    for (; i < n; i++) {
+        int dv = digit_value(s[i]);
+        if (dv >= b)
+            break;
+        if (acc > ((uint64_t)INT64_MAX - (uint64_t)dv) / (uint64_t)b)
+            return false; /* overflow: CPython falls back to int() */
+        acc = acc * (uint64_t)b + (uint64_t)dv;
+    }
+    if (i == start)
+        return false;
+    if (i < n && s[i] != '\0')
+        return false;
+    *out = neg ? -(int64_t)acc : (int64_t)acc;
+    return true;
+}
+
+/* INT (base 0 via strtol, then int(s, 0)), LONG (int(s, 0) after dropping
+ * one trailing 'L'), and memo keys (int(s, 10)). */
+enum { INT_OPCODE, INT_LONG, INT_MEMO };
+
+static bool parse_int_line(vm *v, const uint8_t *s, size_t n, pj_val *out, int mode)
+{
+    int64_t val;
+    bool big = false;
+    if (mode == INT_OPCODE && c_strtol0(s, n, &val)) {
+        *out = mkval(v, V_INT);
+        out->u.i = val;
+        return true;
+    }
+    size_t l = n;
+    if (mode == INT_LONG && l > 0 && s[l - 1] == 'L')
+        l--;
+    if (!py_int(s, l, mode == INT_MEMO ? 10 : 0, &val, &big))
+        return fail(v, PJ_BAD_LITERAL, "invalid literal for int() with base %d",
+                    mode == INT_MEMO ? 10 : 0);
+    if (!big) {
+        *out = mkval(v, V_INT);
+        out->u.i = val;
+    } else {
+        *out = mkval(v, V_BIGINT);
+        out->u.s = s;
+        out->len = (uint32_t)(l > UINT32_MAX ? UINT32_MAX : l);
+    }
+    return true;
+}
+
+static pj_val str_val(vm *v, pj_vkind kind, const uint8_t *s, uint64_t n)
+{
+    pj_val x = mkval(v, kind);
+    x.u.s = s;
+    if (n > UINT32_MAX) {
+        x.len = UINT32_MAX;
+        x.flags |= VF_LONGLEN;
+    } else {
+        x.len = (uint32_t)n;
+    }
+    return x;
+}
+
+/* STRING: quoted, with Python 2 string escapes (PyBytes_DecodeEscape). */
+static bool decode_string_nl(vm *v, const uint8_t *s, size_t n, pj_val *out)
+{
+    /* CPython strips trailing whitespace? No: it requires matching quotes. */
+    if (n < 2 || s[0] != s[n - 1] || (s[0] != '\'' && s[0] != '"'))
+        return fail(v, PJ_BAD_LITERAL, "the STRING opcode argument must be quoted");
+    s++;
+    n -= 2;
+    uint8_t *o = pj_arena_alloc(&v->a, n + 1);
+    if (o == NULL)
+        return oom(v);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c != '\\') {
+            o[k++] = c;
+            continue;
+        }
+        if (++i >= n)
+            return fail(v, PJ_BAD_LITERAL, "Trailing \\ in string");
+        c = s[i];
+        switch (c) {
+        case '\n': break;
+        case '\\': o[k++] = '\\'; break;
+        case '\'': o[k++] = '\''; break;
+        case '"': o[k++] = '"'; break;
+        case 'b': o[k++] = '\b'; break;
+        case 'f': o[k++] = '\f'; break;
+        case 't': o[k++] = '\t'; break;
+        case 'n': o[k++] = '\n'; break;
+        case 'r': o[k++] = '\r'; break;
+        case 'v': o[k++] = '\v'; break;
+        case 'a': o[k++] = '\a'; break;
+        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+            unsigned val = (unsigned)(c - '0');
+            for (int d = 0; d < 2 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7'; d++)
+                val = val * 8 + (unsigned)(s[++i] - '0');
+            o[k++] = (uint8_t)val;
+            break;
+        }
+        case 'x': {
+            unsigned val = 0;
+            for (int d = 0; d < 2; d++) {
+                if (i + 1 >= n)
+                    return fail(v, PJ_BAD_LITERAL, "invalid \\x escape");
+                uint8_t h = s[++i];
+                int hv = (h >= '0' && h <= '9') ? h - '0'
+                         : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                         : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+                if (hv < 0)
+                    return fail(v, PJ_BAD_LITERAL, "invalid \\x escape");
+                val = val * 16 + (unsigned)hv;
+            }
+            o[k++] = (uint8_t)val;
+            break;
+        }
+        default:
+            o[k++] = '\\';
+            o[k++] = c;
+            break;
+        }
+    }
+    *out = str_val(v, V_STR, o, k);
+    return true;
+}
+
+static size_t put_utf8(uint8_t *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (cp >> 6));
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (cp >> 12));
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | (cp >> 18));
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* UNICODE: raw-unicode-escape (only \uXXXX and \UXXXXXXXX are escapes;
+ * other bytes are Latin-1 code points). */
+static bool decode_unicode_nl(vm *v, const uint8_t *s, size_t n, pj_val *out)
+{
+    if (n > (SIZE_MAX - 1) / 4)
+        return oom(v);
+    uint8_t *o = pj_arena_alloc(&v->a, n * 4 + 1);
+    if (o == NULL)
+        return oom(v);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '\\' && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+            /* CPython's decoder treats every backslash directly before u/U
+             * as an escape, whatever precedes it. */
+            {
+                int digits = s[i + 1] == 'u' ? 4 : 8;
+                if (i + 2 + (size_t)digits > n)
+                    return fail(v, PJ_BAD_ENCODING, "truncated \\uXXXX escape");
+                uint32_t cp = 0;
+                for (int d = 0; d < digits; d++) {
+                    uint8_t h = s[i + 2 + (size_t)d];
+                    int hv = (h >= '0' && h <= '9') ? h - '0'
+                             : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                             : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+                    if (hv < 0)
+                        return fail(v, PJ_BAD_ENCODING, "truncated \\uXXXX escape");
+                    cp = cp * 16 + (uint32_t)hv;
+                }
+                if (cp > 0x10FFFF)
+                    return fail(v, PJ_BAD_ENCODING, "\\Uxxxxxxxx out of range");
+                k += put_utf8(o + k, cp);
+                i += 1 + (size_t)digits;
+                continue;
+            }
+        }
+        k += put_utf8(o + k, c);
+    }
+    *out = str_val(v, V_STR, o, k);
+    return true;
+}
+
+/* ---------- the loop ---------- */
+
+static bool collect_mark(vm *v, pj_vkind kind, pj_val *out)
+{
+    size_t start = 0;
+    if (!marker(v, &start))
+        return false;
+    return collect(v, kind, start, out);
+}
+
+static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
+{
+    if (target->kind == V_LIST || target->kind == V_DICT || target->kind == V_SET) {
+        pj_seq *s = target->u.seq;
+        if (pairs) {
+            if ((v->sp - start) % 2 != 0)
+                return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
+            for (size_t i = start; i + 1 < v->sp; i += 2)
+                seq_add_pair(s, &v->stack[i], &v->stack[i + 1]);
+        } else {
+            for (size_t i = start; i < v->sp; i++)
+                seq_add(s, &v->stack[i]);
+        }
+    } else if (target->kind == V_TUPLE || target->kind == V_FROZENSET || target->kind == V_STR ||
+               target->kind == V_INT || target->kind == V_NONE || target->kind == V_BOOL ||
+               target->kind == V_BYTES || target->kind == V_FLOAT) {
+        return fail(v, PJ_BAD_OPERAND_TYPE, "cannot add items to a %s",
+                    target->kind == V_TUPLE ? "tuple" : "non-container");
+    }
+    /* Other targets (objects made by calls) get append/extend/__setitem__
+     * calls in CPython; their class was already reported. */
+    v->sp = start;
+    return true;
+}
+
+/* Values of unknown type (made by calls, globals, persistent ids) may be
+ * anything, including a tuple. */
+static bool maybe_object(const pj_val *x)
+{
+    return x->kind == V_CALL || x->kind == V_GLOBAL || x->kind == V_PERSID || x->kind == V_ARRAY;
+}
+
+static bool maybe_tuple(const pj_val *x) { return x->kind == V_TUPLE || maybe_object(x); }
+
+static bool step(vm *v)
+{
+    const uint8_t *p;
+    size_t n;
+    pj_val x, y, z;
+    const pj_opinfo *info = &pj_opcode_table[v->op];
+    if (info->proto > v->max_opcode_proto)
+        v->max_opcode_proto = info->proto;
+
+    switch (v->op) {
+    case OP_MARK: return push_mark(v);
+    case OP_STOP: return true; /* handled by the caller */
+    case OP_POP:
+        if (v->nmarks > 0 && v->marks[v->nmarks - 1] == v->sp) {
+            v->nmarks--;
+            v->fence = v->nmarks ? v->marks[v->nmarks - 1] : 0;
+            return true;
+        }
+        return pop(v, &x);
+    case OP_POP_MARK: {
+        size_t start = 0;
+        if (!marker(v, &start))
+            return false;
+        v->sp = start;
+        return true;
+    }
+    case OP_DUP: {
+        pj_val *t = top(v);
+        return t && push(v, *t);
+    }
+    case OP_FLOAT: {
+        if (!rdline(v, &p, &n))
+            return false;
+        char buf[128];
+        if (n == 0 || n >= sizeof buf)
+            return fail(v, PJ_BAD_LITERAL, "could not convert string to float");
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        char *end;
+        double f = strtod(buf, &end);
+        if (end == buf || *end != '\0')
+            return fail(v, PJ_BAD_LITERAL, "could not convert string to float");
+        x = mkval(v, V_FLOAT);
+        x.u.f = f;
+        return push(v, x);
+    }
+    case OP_INT:
+        if (!rdline(v, &p, &n))
+            return false;
+        if (!parse_int_line(v, p, n, &x, INT_OPCODE))
+            return false;
+        /* load_int: a two-character line holding 0 or 1 is a bool (I00, I01). */
+        if (n == 2 && x.kind == V_INT && (x.u.i == 0 || x.u.i == 1)) {
+            x.kind = V_BOOL;
+            return push(v, x);
+        }
+        return push(v, x);
+    case OP_LONG:
+        if (!rdline(v, &p, &n))
+            return false;
+        return parse_int_line(v, p, n, &x, INT_LONG) && push(v, x);
+    case OP_BININT:
+        if (!rd(v, 4, &p))
+            return false;
+        x = mkval(v, V_INT);
+        x.u.i = (int32_t)(uint32_t)le(p, 4);
+        return push(v, x);
+    case OP_BININT1:
+    case OP_BININT2:
+        if (!rd(v, v->op == OP_BININT1 ? 1 : 2, &p))
+            return false;
+        x = mkval(v, V_INT);
+        x.u.i = (int64_t)le(p, v->op == OP_BININT1 ? 1 : 2);
+        return push(v, x);
+    case OP_LONG1:
+    case OP_LONG4: {
+        uint64_t cnt;
+        if (v->op == OP_LONG1) {
+            if (!rd(v, 1, &p))
+                return false;
+            cnt = p[0];
+        } else {
+            if (!rd(v, 4, &p))
+                return false;
+            int32_t sc = (int32_t)(uint32_t)le(p, 4);
+            if (sc < 0)
+                return fail(v, PJ_BAD_LENGTH, "LONG pickle has negative byte count");
+            cnt = (uint64_t)sc;
+        }
+        if (!rd(v, (size_t)cnt, &p))
+            return false;
+        if (cnt <= 8) {
+            uint64_t u = cnt ? le(p, (int)cnt) : 0;
+            if (cnt > 0 && cnt < 8 && (p[cnt - 1] & 0x80))
+                u |= ~(uint64_t)0 << (cnt * 8);
+            x = mkval(v, V_INT);
+            x.u.i = (int64_t)u;
+        } else {
+            x = str_val(v, V_BIGINT, p, cnt);
+            x.flags |= VF_BINARY;
+        }
+        return push(v, x);
+    }
+    case OP_NONE: return push(v, mkval(v, V_NONE));
+    case OP_NEWTRUE:
+    case OP_NEWFALSE:
+        x = mkval(v, V_BOOL);
+        x.u.i = v->op == OP_NEWTRUE;
+        return push(v, x);
+    case OP_STRING:
+        if (!rdline(v, &p, &n))
+            return false;
+        if (!decode_string_nl(v, p, n, &x))
+            return false;
+        if (!valid_utf8(x.u.s, x.len, false))
+            pj_report_add_meta(v->r, "pickle.py2_strings", "1");
+        return push(v, x);
+    case OP_BINSTRING:
+    case OP_SHORT_BINSTRING: {
+        uint64_t cnt;
+        if (v->op == OP_SHORT_BINSTRING) {
+            if (!rd(v, 1, &p))
+                return false;
+            cnt = p[0];
+        } else {
+            if (!rd(v, 4, &p))
+                return false;
+            int32_t sc = (int32_t)(uint32_t)le(p, 4);
+            if (sc < 0)
+                return fail(v, PJ_BAD_LENGTH, "BINSTRING pickle has negative byte count");
+            cnt = (uint64_t)sc;
+        }
+        if (!rd(v, (size_t)cnt, &p))
+            return false;
+        /* Python 3 decodes these with the loader's encoding (ASCII by
+         * default): non-ASCII needs encoding='latin1' or 'bytes'. */
+        for (uint64_t i = 0; i < cnt; i++)
+            if (p[i] >= 0x80) {
+                pj_report_add_meta(v->r, "pickle.py2_strings", "1");
+                break;
+            }
+        return push(v, str_val(v, V_STR, p, cnt));
+    }
+    case OP_BINBYTES:
+    case OP_SHORT_BINBYTES:
+    case OP_BINBYTES8:
+    case OP_BYTEARRAY8:
+    case OP_BINUNICODE:
+    case OP_SHORT_BINUNICODE:
+    case OP_BINUNICODE8: {
+        int w = (v->op == OP_SHORT_BINBYTES || v->op == OP_SHORT_BINUNICODE) ? 1
+                : (v->op == OP_BINBYTES || v->op == OP_BINUNICODE) ? 4 : 8;
+        if (!rd(v, (size_t)w, &p))
+            return false;
+        uint64_t cnt = le(p, w);
+        if (cnt > (uint64_t)INT64_MAX)
+            return fail(v, PJ_BAD_LENGTH, "%s exceeds system's maximum size", info->name);
+        if (cnt > SIZE_MAX || !rd(v, (size_t)cnt, &p))
+            return v->failed ? false : fail(v, PJ_TRUNCATED, "pickle data was truncated");
+        pj_vkind k = (v->op == OP_BINUNICODE || v->op == OP_SHORT_BINUNICODE ||
+                      v->op == OP_BINUNICODE8) ? V_STR
+                     : v->op == OP_BYTEARRAY8 ? V_BYTEARRAY : V_BYTES;
+        /* Large payloads are referenced in place, never copied; validate
+         * UTF-8 (surrogatepass, as CPython) only where it could matter. */
+        if (k == V_STR && cnt <= (1u << 20) && !valid_utf8(p, (size_t)cnt, true))
+            return fail(v, PJ_BAD_ENCODING, "'utf-8' codec can't decode bytes");
+        return push(v, str_val(v, k, p, cnt));
+    }
+    case OP_NEXT_BUFFER:
+        pj_report_finding(v->r, PJ_OUT_OF_BAND_BUFFER, v->stream, v->op_off,
+                          "NEXT_BUFFER at offset %zu: the pickle refers to out-of-band data; "
+                          "loading needs buffers=", v->op_off);
+        return push(v, mkval(v, V_BUFFER));
+    case OP_READONLY_BUFFER: return top(v) != NULL;
+    case OP_UNICODE:
+        if (!rdline(v, &p, &n))
+            return false;
+        return decode_unicode_nl(v, p, n, &x) && push(v, x);
+    case OP_BINFLOAT: {
+        if (!rd(v, 8, &p))
+            return false;
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++)
+            bits = (bits << 8) | p[i];
+        double f;
+        memcpy(&f, &bits, sizeof f);
+        x = mkval(v, V_FLOAT);
+        x.u.f = f;
+        return push(v, x);
+    }
+    case OP_EMPTY_LIST:
+    case OP_EMPTY_DICT:
+    case OP_EMPTY_SET:
+    case OP_EMPTY_TUPLE: {
+        x = mkval(v, v->op == OP_EMPTY_LIST ? V_LIST : v->op == OP_EMPTY_DICT ? V_DICT
+                     : v->op == OP_EMPTY_SET ? V_SET : V_TUPLE);
+        x.u.seq = new_seq(v);
+        return x.u.seq && push(v, x);
+    }
+    case OP_LIST: return collect_mark(v, V_LIST, &x) && push(v, x);
+    case OP_TUPLE: return collect_mark(v, V_TUPLE, &x) && push(v, x);
+    case OP_DICT: return collect_mark(v, V_DICT, &x) && push(v, x);
+    case OP_FROZENSET: return collect_mark(v, V_FROZENSET, &x) && push(v, x);
+    case OP_TUPLE1:
+    case OP_TUPLE2:
+    case OP_TUPLE3: {
+        size_t k = (size_t)(v->op - OP_TUPLE1 + 1);
+        if (v->sp < v->fence + k)
+            return underflow(v);
+        return collect(v, V_TUPLE, v->sp - k, &x) && push(v, x);
+    }
+    case OP_APPEND: {
+        if (v->sp < v->fence + 2)
+            return underflow(v);
+        return add_items(v, &v->stack[v->sp - 2], v->sp - 1, false);
+    }
+    case OP_SETITEM: {
+        if (v->sp < v->fence + 3)
+            return underflow(v);
+        return add_items(v, &v->stack[v->sp - 3], v->sp - 2, true);
+    }
+    case OP_APPENDS:
+    case OP_SETITEMS:
+    case OP_ADDITEMS: {
+        size_t start = 0;
+        if (!marker(v, &start))
+            return false;
+        if (start == 0 || start <= v->fence)
+            return underflow(v);
+        pj_val *t = &v->stack[start - 1];
+        if (v->op == OP_ADDITEMS && t->kind != V_SET && t->kind != V_CALL)
+            return fail(v, PJ_BAD_OPERAND_TYPE, "ADDITEMS target is not a set");
+        return add_items(v, t, start, v->op == OP_SETITEMS);
+    }
+    case OP_GET:
+    case OP_BINGET:
+    case OP_LONG_BINGET:
+    case OP_PUT:
+    case OP_BINPUT:
+    case OP_LONG_BINPUT: {
+        uint64_t key;
+        bool is_get = v->op == OP_GET || v->op == OP_BINGET || v->op == OP_LONG_BINGET;
+        if (v->op == OP_GET || v->op == OP_PUT) {
+            if (!rdline(v, &p, &n))
+                return false;
+            if (n == 0)
+                return fail(v, PJ_TRUNCATED, "pickle data was truncated (empty memo key line)");
+            if (!parse_int_line(v, p, n, &x, INT_MEMO))
+                return false;
+            if (x.kind != V_INT)
+                return fail(v, PJ_BAD_MEMO_KEY, "memo key too large");
+            if (x.u.i < 0) {
+                if (!is_get)
+                    return fail(v, PJ_BAD_MEMO_KEY, "negative PUT argument");
+                return fail(v, PJ_MEMO_MISSING, "Memo value not found at index %" PRId64, x.u.i);
+            }
+            key = (uint64_t)x.u.i;
+        } else {
+            int w = (v->op == OP_BINGET || v->op == OP_BINPUT) ? 1 : 4;
+            if (!rd(v, (size_t)w, &p))
+                return false;
+            key = le(p, w);
+        }
+        if (is_get) {
+            memo_slot *s = memo_find(v, key);
+            if (s == NULL)
+                return fail(v, PJ_MEMO_MISSING, "Memo value not found at index %" PRIu64, key);
+            return push(v, s->val);
+        }
+        pj_val *t = top(v);
+        return t && memo_put(v, key, *t);
+    }
+    case OP_MEMOIZE: {
+        pj_val *t = top(v);
+        return t && memo_put(v, v->memo_len, *t);
+    }
+    case OP_EXT1:
+    case OP_EXT2:
+    case OP_EXT4: {
+        int w = v->op == OP_EXT1 ? 1 : v->op == OP_EXT2 ? 2 : 4;
+        if (!rd(v, (size_t)w, &p))
+            return false;
+        int64_t code = w == 4 ? (int32_t)(uint32_t)le(p, 4) : (int64_t)le(p, w);
+        char name[48];
+        snprintf(name, sizeof name, "_extension_registry[%" PRId64 "]", code);
+        pj_report_finding(v->r, PJ_EXT_OPCODE, v->stream, v->op_off,
+                          "%s at offset %zu: object from copyreg's extension registry, code "
+                          "%" PRId64 " (whatever the loading process registered)",
+                          info->name, v->op_off, code);
+        if (code <= 0)
+            return fail(v, PJ_BAD_LITERAL, "EXT specifies code <= 0");
+        int32_t idx = record_global(v, (const uint8_t *)"copyreg", 7, (const uint8_t *)name,
+                                    strlen(name), NULL, NULL, PJ_ORIGIN_EXT);
+        if (idx < 0)
+            return false;
+        x = global_value(v, idx, V_GLOBAL);
+        return !v->failed && push(v, x);
+    }
+    case OP_GLOBAL:
+    case OP_INST: {
+        const uint8_t *m, *nm;
+        size_t ml, nl;
+        size_t start = 0;
+        if (v->op == OP_INST && !marker(v, &start))
+            return false;
+        if (!rdline(v, &m, &ml) || !rdline(v, &nm, &nl))
+            return false;
+        if (!valid_utf8(m, ml, false) || !valid_utf8(nm, nl, false))
+            return fail(v, PJ_BAD_ENCODING, "module or name is not valid UTF-8");
+        if (!find_class(v, m, ml, nm, nl, v->op == OP_INST ? PJ_ORIGIN_INST : PJ_ORIGIN_GLOBAL,
+                        &x))
+            return false;
+        if (v->op == OP_GLOBAL)
+            return push(v, x);
+        if (!collect(v, V_TUPLE, start, &y))
+            return false;
+        return do_call(v, OP_INST, x, y, mkval(v, V_NONE));
+    }
+    case OP_STACK_GLOBAL: {
+        if (!pop(v, &y) || !pop(v, &x))
+            return false;
+        if (x.kind != V_STR || y.kind != V_STR || (x.flags & VF_LONGLEN) || (y.flags & VF_LONGLEN))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "STACK_GLOBAL requires str");
+        if (!find_class(v, x.u.s, x.len, y.u.s, y.len, PJ_ORIGIN_STACK_GLOBAL, &z))
+            return false;
+        return push(v, z);
+    }
+    case OP_REDUCE:
+        if (!pop(v, &y) || !pop(v, &x))
+            return false;
+        if (!maybe_tuple(&y))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "REDUCE argument list must be a tuple");
+        return do_call(v, OP_REDUCE, x, y, mkval(v, V_NONE));
+    case OP_BUILD: return do_build(v);
+    case OP_OBJ: {
+        size_t start = 0;
+        if (!marker(v, &start))
+            return false;
+        if (v->sp <= start)
+            return underflow(v);
+        x = v->stack[start];
+        if (!collect(v, V_TUPLE, start + 1, &y))
+            return false;
+        v->sp = start;
+        return do_call(v, OP_OBJ, x, y, mkval(v, V_NONE));
+    }
+    case OP_NEWOBJ:
+        if (!pop(v, &y) || !pop(v, &x))
+            return false;
+        if (!maybe_tuple(&y))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "NEWOBJ expected an arg tuple");
+        return do_call(v, OP_NEWOBJ, x, y, mkval(v, V_NONE));
+    case OP_NEWOBJ_EX:
+        if (!pop(v, &z) || !pop(v, &y) || !pop(v, &x))
+            return false;
+        if (!maybe_tuple(&y))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "NEWOBJ_EX args argument must be a tuple");
+        if (z.kind != V_DICT && !maybe_object(&z))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "NEWOBJ_EX kwargs argument must be a dict");
+        return do_call(v, OP_NEWOBJ_EX, x, y, z);
+    case OP_PROTO:
+        if (!rd(v, 1, &p))
+            return false;
+        if (p[0] > 5)
+            return fail(v, PJ_PROTO_UNSUPPORTED, "unsupported pickle protocol: %d", p[0]);
+        v->proto = p[0];
+        if (v->r->streams[v->stream].protocol < 0)
+            v->r->streams[v->stream].protocol = p[0];
+        return true;
+    case OP_FRAME: {
+        if (!rd(v, 8, &p))
+            return false;
+        uint64_t flen = le(p, 8);
+        if (flen > (uint64_t)INT64_MAX)
+            return fail(v, PJ_BAD_LENGTH, "FRAME length exceeds system's maximum");
+        if (v->linear) {
+            if (flen > v->len - v->pos)
+                return fail(v, PJ_TRUNCATED, "pickle data was truncated (frame of %" PRIu64
+                            " bytes, %zu left)", flen, v->len - v->pos);
+            return true;
+        }
+        if (flen <= v->buf_end - v->pos) {
+            /* Served from the current frame: CPython only checks the bytes
+             * are there; the pure-Python unpickler refuses it. */
+            pj_report_finding(v->r, PJ_FRAME_NESTED, v->stream, v->op_off,
+                              "FRAME at offset %zu opens a frame inside a frame: the C unpickler "
+                              "ignores it, the pure-Python unpickler fails", v->op_off);
+            return true;
+        }
+        if (v->pos < v->buf_end)
+            note_straddle(v, (size_t)flen);
+        if (flen > v->len - v->pos)
+            return fail(v, PJ_TRUNCATED, "pickle data was truncated (frame of %" PRIu64
+                        " bytes, %zu left)", flen, v->len - v->pos);
+        v->buf_end = v->pos + (size_t)flen;
+        return true;
+    }
+    case OP_PERSID: {
+        if (!rdline(v, &p, &n))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] >= 0x80)
+                return fail(v, PJ_BAD_ENCODING, "persistent IDs in protocol 0 must be ASCII strings");
+        return do_persid(v, str_val(v, V_STR, p, n));
+    }
+    case OP_BINPERSID:
+        if (!pop(v, &x))
+            return false;
+        return do_persid(v, x);
+    default:
+        return fail(v, PJ_UNKNOWN_OPCODE, "invalid load key, '\\x%02x'", v->op);
+    }
+}
+
+bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_t start,
+                        const char *location, unsigned flags, size_t *end)
+{
+    vm v;
+    memset(&v, 0, sizeof v);
+    v.ctx = ctx;
+    v.r = ctx->report;
+    v.d = data;
+    v.len = len;
+    v.pos = start;
+    v.linear = (flags & PJ_PICKLES_LINEAR) != 0;
+    v.buf_end = v.linear ? len : start;
+    v.location = location ? location : "";
+    *end = start;
+    if (start > len)
+        return false;
+    v.stream = pj_report_add_stream(v.r, v.location, start);
+    if (v.stream < 0) {
+        pj_report_finding(v.r, PJ_LIMIT_ARENA, -1, start, "no memory left to record a stream");
+        return false;
+    }
+    if (v.r->n_streams > ctx->limits->max_streams) {
+        pj_report_finding(v.r, PJ_LIMIT_ARENA, -1, start,
+                          "more than %" PRIu32 " pickle streams in one file; the rest is not scanned",
+                          ctx->limits->max_streams);
+        return false;
+    }
+    pj_arena_init(&v.a, ctx->limits->max_arena_bytes);
+    v.scratch_cap = RENDER_CAP;
+    v.scratch = pj_arena_alloc(&v.a, v.scratch_cap);
+    bool stopped = false;
+    if (v.scratch == NULL) {
+        oom(&v);
+    } else {
+        while (!v.failed) {
+            v.op_off = v.pos;
+            const uint8_t *p;
+            v.op = 0;
+            if (!rd(&v, 1, &p))
+                break;
+            v.op = p[0];
+            if (++v.opcodes > ctx->limits->max_opcodes) {
+                fail(&v, PJ_LIMIT_OPCODES, "opcode limit of %" PRIu64 " reached",
+                     ctx->limits->max_opcodes);
+                break;
+            }
+            if (v.op == OP_STOP) {
+                pj_val x;
+                if (pop(&v, &x)) {
+                    stopped = true;
+                    if (v.sp > 0 || v.nmarks > 0)
+                        pj_report_finding(v.r, PJ_STACK_NOT_EMPTY, v.stream, v.op_off,
+                                          "STOP at offset %zu leaves %zu values and %zu marks "
+                                          "on the stack", v.op_off, v.sp, v.nmarks);
+                }
+                break;
+            }
+            if (!step(&v))
+                break;
+        }
+    }
+    pj_stream *s = &v.r->streams[v.stream];
+    s->length = v.pos - start;
+    s->opcodes = v.opcodes;
+    s->complete = stopped;
+    if (s->protocol < 0)
+        s->protocol = 0; /* no PROTO: the unpickler runs as protocol 0 */
+    {
+        char key[48], val[16];
+        snprintf(key, sizeof key, "stream.%d.max_opcode_proto", (int)v.stream);
+        snprintf(val, sizeof val, "%d", v.max_opcode_proto);
+        pj_report_add_meta(v.r, key, val);
+    }
+    bool straddled = v.straddled;
+    pj_arena_release(&v.a);
+    *end = v.pos;
+    /* A frame straddle means pickle.loads() sees other opcodes than
+     * pickle.load(): scan that reading too. */
+    if (straddled && !(flags & PJ_PICKLES_LINEAR)) {
+        char loc[256];
+        size_t lend;
+        snprintf(loc, sizeof loc, "%s(as read by pickle.loads)", v.location);
+        pj_scan_one_pickle(ctx, data, len, start, loc, flags | PJ_PICKLES_LINEAR, &lend);
+    }
+    return stopped;
+}
