@@ -1,0 +1,164 @@
+/* The scanner child: lock itself down, scan the (already mapped) input,
+ * write the encoded report, exit.  No stdio anywhere here: after the filter
+ * only the syscalls listed in filter.c pass. */
+#include "sandbox.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void put_trailer(uint8_t out[PJ_CHILD_TRAILER_LEN], const char tag[4], uint32_t v)
+{
+    memcpy(out, tag, 4);
+    for (int i = 0; i < 4; i++)
+        out[4 + i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Raw syscalls, not the libc functions: sanitizers intercept write() and
+ * _exit(), and their exit path makes syscalls the filter traps. */
+_Noreturn void pj_sandbox_exit(int code)
+{
+    for (;;)
+        syscall(SYS_exit_group, code);
+}
+
+bool pj_sandbox_write(const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = syscall(SYS_write, PJ_SANDBOX_REPORT_FD, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static _Noreturn void die_with(int code, const char tag[4], uint32_t v)
+{
+    uint8_t t[PJ_CHILD_TRAILER_LEN];
+    put_trailer(t, tag, v);
+    pj_sandbox_write(t, sizeof t);
+    pj_sandbox_exit(code);
+}
+
+/* SIGSYS from a trapped syscall: tell the parent which one, then exit.
+ * Async-signal-safe: one write, one exit_group. */
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    die_with(PJ_CHILD_EXIT_VIOLATION, "PJSV", (uint32_t)si->si_syscall);
+}
+
+static void close_others(void)
+{
+#ifdef PJ_TEST_BUILD
+    const unsigned keep_stderr = 1; /* sanitizer reports stay visible */
+#else
+    const unsigned keep_stderr = 0;
+#endif
+    unsigned lo_end = keep_stderr ? 1 : 2;
+    if (syscall(SYS_close_range, 0u, lo_end, 0u) != 0 ||
+        syscall(SYS_close_range, (unsigned)PJ_SANDBOX_REPORT_FD + 1, ~0u, 0u) != 0) {
+        /* Kernels before 5.9: close one by one up to the descriptor limit. */
+        struct rlimit nf;
+        long max = getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY
+                       ? (long)nf.rlim_cur
+                       : 65536;
+        for (long fd = 0; fd < max; fd++)
+            if (fd != PJ_SANDBOX_REPORT_FD && !(keep_stderr && fd == 2))
+                close((int)fd);
+    }
+}
+
+static int limits(const pj_child_job *job)
+{
+    const pj_options *o = job->opts;
+    struct rlimit rl;
+    if (job->rlimit_as != 0) {
+        rl.rlim_cur = rl.rlim_max = job->rlimit_as;
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            return errno;
+    }
+    if (o->cpu_seconds != 0) {
+        /* soft < hard: SIGXCPU first, which tells a CPU limit apart from
+         * our own SIGKILL. */
+        rl.rlim_cur = o->cpu_seconds;
+        rl.rlim_max = (rlim_t)o->cpu_seconds + 1;
+        if (setrlimit(RLIMIT_CPU, &rl) != 0)
+            return errno;
+    }
+    rl.rlim_cur = rl.rlim_max = 0;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0 ||
+        setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return errno;
+    /* Ignored for root (CAP_SYS_RESOURCE); the filter blocks fork anyway. */
+    (void)setrlimit(RLIMIT_NPROC, &rl);
+    return 0;
+}
+
+_Noreturn void pj_sandbox_child(const pj_child_job *job)
+{
+    if (job->report_fd != PJ_SANDBOX_REPORT_FD &&
+        dup2(job->report_fd, PJ_SANDBOX_REPORT_FD) != PJ_SANDBOX_REPORT_FD)
+        pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
+    close_others();
+
+    /* Crashes must end the process with their own signal (not a handler the
+     * embedding program or a sanitizer installed, whose reporting would need
+     * syscalls the filter traps). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE, SIGXCPU};
+    for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
+        sigaction(crash_sigs[i], &sa, NULL);
+    sa.sa_handler = NULL;
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND; /* a second SIGSYS kills outright */
+    sigfillset(&sa.sa_mask);
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    if (sigaction(SIGSYS, &sa, NULL) != 0 || sigprocmask(SIG_SETMASK, &unblock, NULL) != 0)
+        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
+
+    int err = limits(job);
+    if (err != 0)
+        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
+
+#ifdef PJ_TEST_BUILD
+    if (pj_misbehave_skip_seccomp(job))
+        die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", EINVAL);
+#endif
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, job->prog, 0, 0) != 0)
+        die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", (uint32_t)errno);
+
+    /* From here on: only the filter's syscalls. */
+#ifdef PJ_TEST_BUILD
+    pj_misbehave_run(job);
+#endif
+    pj_report *r = pj_scan_buffer(job->data, job->len, job->opts);
+    if (r == NULL)
+        die_with(PJ_CHILD_EXIT_OOM, "PJSM", 0);
+    size_t n = 0;
+    uint8_t *msg = pj_wire_encode(r, &n);
+    if (msg == NULL)
+        die_with(PJ_CHILD_EXIT_OOM, "PJSM", 0);
+    /* No frees: the process ends now (and _exit skips leak checks). */
+    if (!pj_sandbox_write(msg, n))
+        pj_sandbox_exit(PJ_CHILD_EXIT_WRITE);
+    pj_sandbox_exit(PJ_CHILD_EXIT_OK);
+}

@@ -1,0 +1,464 @@
+/* pj_scan_fd: get the input's bytes (mapped, or read with a bound), then
+ * scan them in a forked seccomp child (or in-process with --no-sandbox),
+ * and turn every way the child can end into findings. */
+#include "sandbox.h"
+#include "report.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NO_SANDBOX_HINT "re-run with --no-sandbox to scan without isolation (only on a machine you can afford to lose)"
+
+/* ---- input ---- */
+
+typedef struct input {
+    const uint8_t *data;
+    size_t len;
+    void *map;          /* munmap(map, map_len) when set */
+    size_t map_len;
+    uint8_t *heap;      /* free() when set */
+    bool over_limit;    /* more bytes than max_input_bytes: only a prefix is scanned */
+    uint64_t total;     /* bytes seen (at least len) */
+} input;
+
+static uint64_t input_limit(const pj_options *o)
+{
+    return o->limits.max_input_bytes ? o->limits.max_input_bytes : UINT64_MAX;
+}
+
+/* Read up to limit + 1 bytes from a pipe or other stream. */
+static bool read_stream(int fd, uint64_t limit, input *in, const char **error)
+{
+    size_t cap = 0, len = 0;
+    uint8_t *buf = NULL;
+    uint64_t want = limit == UINT64_MAX ? UINT64_MAX : limit + 1;
+    for (;;) {
+        if (len == cap) {
+            if (len >= want)
+                break;
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap < cap || (uint64_t)ncap > want)
+                ncap = want > SIZE_MAX ? SIZE_MAX : (size_t)want;
+            if (ncap <= cap) {
+                free(buf);
+                *error = "input too large for memory";
+                return false;
+            }
+            uint8_t *nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                free(buf);
+                *error = "out of memory reading the input";
+                return false;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            *error = errno == EISDIR ? "is a directory" : "cannot read the input";
+            return false;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    in->heap = buf;
+    in->data = buf ? buf : (const uint8_t *)"";
+    in->total = len;
+    in->len = len;
+    if ((uint64_t)len > limit) {
+        in->over_limit = true;
+        in->len = (size_t)limit;
+    }
+    return true;
+}
+
+static bool open_input(int fd, const pj_options *o, input *in, const char **error)
+{
+    memset(in, 0, sizeof *in);
+    uint64_t limit = input_limit(o);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        *error = "cannot stat the input";
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        *error = "is a directory";
+        return false;
+    }
+    if (S_ISREG(st.st_mode)) {
+        in->data = (const uint8_t *)"";
+        if (st.st_size == 0)
+            return true;
+        if ((uint64_t)st.st_size > SIZE_MAX) {
+            *error = "input too large to map";
+            return false;
+        }
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            in->map = m;
+            in->map_len = (size_t)st.st_size;
+            in->data = m;
+            in->total = (uint64_t)st.st_size;
+            in->len = (size_t)st.st_size;
+            if (in->total > limit) {
+                in->over_limit = true;
+                in->len = (size_t)limit;
+            }
+            return true;
+        }
+        /* Files that cannot be mapped (some /proc or FUSE files) are read. */
+    }
+    return read_stream(fd, limit, in, error);
+}
+
+static void close_input(input *in)
+{
+    if (in->map != NULL)
+        munmap(in->map, in->map_len);
+    free(in->heap);
+}
+
+/* ---- parent side of the sandbox ---- */
+
+static size_t max_report_bytes(const pj_options *o)
+{
+    uint64_t a = o->limits.max_arena_bytes ? o->limits.max_arena_bytes : (256u << 20);
+    uint64_t m = a > (UINT64_MAX - (1u << 20)) / 2 ? UINT64_MAX : a * 2 + (1u << 20);
+    if (m > (1u << 30))
+        m = 1u << 30;
+    return (size_t)m;
+}
+
+static size_t report_budget(const pj_options *o)
+{
+    uint64_t a = o->limits.max_arena_bytes ? o->limits.max_arena_bytes : (256u << 20);
+    return a > SIZE_MAX ? SIZE_MAX : (size_t)a;
+}
+
+static size_t max_findings(const pj_options *o)
+{
+    return o->limits.max_findings ? o->limits.max_findings : 1;
+}
+
+/* The parent's own mappings are inherited by the child and count against
+ * RLIMIT_AS (the input mapping, libraries, under ASan terabytes of shadow):
+ * the child's budget is memory_bytes on top of what it starts with. */
+static uint64_t address_space_limit(const pj_options *o)
+{
+    if (o->memory_bytes == 0)
+        return 0;
+    uint64_t base = 0;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            unsigned long long pages = strtoull(buf, NULL, 10);
+            long ps = sysconf(_SC_PAGESIZE);
+            if (ps > 0 && pages < UINT64_MAX / (uint64_t)ps)
+                base = pages * (uint64_t)ps;
+        }
+    }
+    return base > UINT64_MAX - o->memory_bytes ? UINT64_MAX : base + o->memory_bytes;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct outcome {
+    uint8_t *data;
+    size_t len;
+    bool timed_out;
+    bool too_large;
+    int status;
+    struct rusage ru;
+} outcome;
+
+/* Collect the child's output until EOF, the deadline or the size bound,
+ * then reap it.  Always reaps; kills first when it stopped reading early. */
+static void collect(pid_t pid, int rfd, const pj_options *o, outcome *out)
+{
+    size_t cap = 0, bound = max_report_bytes(o);
+    int64_t deadline = o->timeout_ms ? now_ms() + o->timeout_ms : INT64_MAX;
+    bool kill_it = false;
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline != INT64_MAX) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0) {
+                out->timed_out = kill_it = true;
+                break;
+            }
+            wait_ms = left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        struct pollfd p = {.fd = rfd, .events = POLLIN};
+        int pr = poll(&p, 1, wait_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0) {
+            kill_it = true;
+            break;
+        }
+        if (pr == 0)
+            continue; /* the deadline check above decides */
+        if (out->len == cap) {
+            if (cap > bound) {
+                out->too_large = kill_it = true;
+                break;
+            }
+            size_t ncap = cap ? cap * 2 : 16384;
+            if (ncap > bound + 1)
+                ncap = bound + 1;
+            uint8_t *nb = realloc(out->data, ncap);
+            if (nb == NULL) {
+                kill_it = true;
+                break;
+            }
+            out->data = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(rfd, out->data + out->len, cap - out->len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            break; /* EOF: the child has exited (it cannot close fd 3 itself) */
+        out->len += (size_t)n;
+        if (out->len > bound) {
+            out->too_large = kill_it = true;
+            break;
+        }
+    }
+    if (kill_it)
+        kill(pid, SIGKILL);
+    while (wait4(pid, &out->status, 0, &out->ru) < 0 && errno == EINTR)
+        ;
+}
+
+static double cpu_seconds_used(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+static bool trailer(const outcome *out, const char tag[4], uint32_t *v)
+{
+    if (out->len < PJ_CHILD_TRAILER_LEN)
+        return false;
+    const uint8_t *t = out->data + out->len - PJ_CHILD_TRAILER_LEN;
+    if (memcmp(t, tag, 4) != 0)
+        return false;
+    *v = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+    return true;
+}
+
+static const char *abort_hint(const char *name)
+{
+    static const char *const abort_path[] = {"rt_sigprocmask", "rt_sigaction", "tgkill",
+                                             "getpid", "gettid", "writev"};
+    for (size_t i = 0; i < sizeof abort_path / sizeof abort_path[0]; i++)
+        if (name != NULL && strcmp(name, abort_path[i]) == 0)
+            return " (this is how abort() or a fatal libc error starts: the scanner most likely "
+                   "failed an internal check)";
+    return "";
+}
+
+static void report_violation(pj_report *r, const outcome *out)
+{
+    uint32_t nr;
+    if (!trailer(out, "PJSV", &nr)) {
+        pj_report_finding(r, PJ_SANDBOX_VIOLATION, -1, 0,
+                          "the scanner made a system call its sandbox forbids and was killed "
+                          "(SIGSYS); the input may be an exploit against the parser");
+        return;
+    }
+    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+    pj_report_finding(r, PJ_SANDBOX_VIOLATION, -1, 0,
+                      "the scanner tried the forbidden system call %s (number %" PRIu32
+                      ") and was stopped; the input may be an exploit against the parser%s",
+                      name ? name : "?", nr, abort_hint(name));
+    free(name);
+}
+
+static void report_unavailable(pj_report *r, const char *what, int err)
+{
+    r->scanned = false;
+    pj_report_finding(r, PJ_SANDBOX_UNAVAILABLE, -1, 0,
+                      "the sandbox could not be set up (%s: %s), so the file was not scanned; "
+                      NO_SANDBOX_HINT,
+                      what, err ? strerror(err) : "unknown error");
+}
+
+/* Turn the child's end into a report. */
+static pj_report *classify(const outcome *out, const pj_options *o)
+{
+    pj_report *r = pj_report_new(report_budget(o), max_findings(o) + 8);
+    if (r == NULL)
+        return NULL;
+    int st = out->status;
+    uint32_t v = 0;
+    if (out->timed_out) {
+        pj_report_finding(r, PJ_SANDBOX_TIMEOUT, -1, 0,
+                          "the scan did not finish within %" PRIu32 " ms and was stopped",
+                          o->timeout_ms);
+    } else if (out->too_large) {
+        pj_report_finding(r, PJ_SANDBOX_BAD_REPORT, -1, 0,
+                          "the scanner sent more than %zu bytes of report and was stopped",
+                          max_report_bytes(o));
+    } else if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        if (sig == SIGSYS) {
+            report_violation(r, out);
+        } else if (sig == SIGXCPU ||
+                   (sig == SIGKILL && o->cpu_seconds != 0 &&
+                    cpu_seconds_used(&out->ru) >= (double)o->cpu_seconds)) {
+            pj_report_finding(r, PJ_SANDBOX_CPU, -1, 0,
+                              "the scan used more than %" PRIu32 " s of CPU time and was stopped",
+                              o->cpu_seconds);
+        } else if (sig == SIGKILL) {
+            pj_report_finding(r, PJ_SANDBOX_OOM, -1, 0,
+                              "the scanner was killed by the system (SIGKILL), most likely for "
+                              "running out of memory");
+        } else {
+            pj_report_finding(r, PJ_SANDBOX_CRASH, -1, 0,
+                              "the scanner crashed with signal %d (%s); the input may be an "
+                              "exploit against the parser, or it found a bug in picklejail",
+                              sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+        }
+    } else if (!WIFEXITED(st)) {
+        pj_report_finding(r, PJ_SANDBOX_NO_REPORT, -1, 0,
+                          "the scanner ended in an unexpected way (wait status 0x%x)", st);
+    } else {
+        int code = WEXITSTATUS(st);
+        if (code == PJ_CHILD_EXIT_VIOLATION) {
+            report_violation(r, out);
+        } else if (code == PJ_CHILD_EXIT_NOSECCOMP) {
+            int err = trailer(out, "PJSU", &v) ? (int)v : 0;
+            r->scanned = false;
+            pj_report_finding(r, PJ_SANDBOX_UNAVAILABLE, -1, 0,
+                              "seccomp is not available on this system (loading the filter "
+                              "failed: %s), so the file was not scanned; " NO_SANDBOX_HINT,
+                              err ? strerror(err) : "unknown error");
+        } else if (code == PJ_CHILD_EXIT_SETUP) {
+            report_unavailable(r, "limits or privileges of the child",
+                               trailer(out, "PJSS", &v) ? (int)v : 0);
+        } else if (code == PJ_CHILD_EXIT_OOM) {
+            pj_report_finding(r, PJ_SANDBOX_OOM, -1, 0,
+                              "the scanner ran out of memory (limit %" PRIu64 " MiB)",
+                              o->memory_bytes >> 20);
+        } else if (code != PJ_CHILD_EXIT_OK) {
+            pj_report_finding(r, PJ_SANDBOX_NO_REPORT, -1, 0,
+                              "the scanner exited with status %d without a report", code);
+        } else if (out->len == 0) {
+            pj_report_finding(r, PJ_SANDBOX_NO_REPORT, -1, 0,
+                              "the scanner exited without sending a report");
+        } else {
+            size_t mf = max_findings(o) + 1;
+            pj_wire_bounds b = {.max_message = max_report_bytes(o),
+                                .max_records = max_report_bytes(o) / 5,
+                                .max_findings = mf};
+            char err[256];
+            if (!pj_wire_decode(r, out->data, out->len, &b, err, sizeof err))
+                pj_report_finding(r, PJ_SANDBOX_BAD_REPORT, -1, 0,
+                                  "the scanner's report is malformed (%s); only what decoded "
+                                  "cleanly is kept", err);
+        }
+    }
+    return r;
+}
+
+static pj_report *unavailable_report(const pj_options *o, const char *what, int err)
+{
+    pj_report *r = pj_report_new(report_budget(o), max_findings(o) + 8);
+    if (r != NULL)
+        report_unavailable(r, what, err);
+    return r;
+}
+
+static pj_report *scan_sandboxed(const input *in, const pj_options *o, const char **error)
+{
+    const struct sock_fprog *prog;
+    const char *why;
+    if (!pj_sandbox_filter(&prog, &why)) {
+        *error = "the seccomp filter could not be built";
+        return unavailable_report(o, why, 0);
+    }
+    pj_child_job job = {.data = in->data,
+                        .len = in->len,
+                        .opts = o,
+                        .prog = prog,
+                        .rlimit_as = address_space_limit(o)};
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        *error = "cannot create the report pipe";
+        return unavailable_report(o, "pipe", errno);
+    }
+    job.report_fd = p[1];
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        *error = "cannot start the sandbox process";
+        return unavailable_report(o, "fork", e);
+    }
+    if (pid == 0) {
+        close(p[0]);
+        pj_sandbox_child(&job);
+    }
+    close(p[1]);
+    outcome out;
+    memset(&out, 0, sizeof out);
+    collect(pid, p[0], o, &out);
+    close(p[0]);
+    pj_report *r = classify(&out, o);
+    free(out.data);
+    return r;
+}
+
+pj_report *pj_scan_fd(int fd, const pj_options *opts, const char **error)
+{
+    const char *dummy;
+    if (error == NULL)
+        error = &dummy;
+    *error = NULL;
+    input in;
+    if (!open_input(fd, opts, &in, error)) {
+        pj_report *r = pj_report_new(report_budget(opts), max_findings(opts) + 8);
+        if (r != NULL)
+            r->scanned = false;
+        return r;
+    }
+    pj_report *r = opts->sandbox ? scan_sandboxed(&in, opts, error)
+                                 : pj_scan_buffer(in.data, in.len, opts);
+    if (r != NULL && in.over_limit)
+        pj_report_add_finding(r, PJ_LIMIT_INPUT, pj_code_severity(PJ_LIMIT_INPUT), -1, in.len,
+                              "the input is larger than the %zu byte limit: only its first "
+                              "%zu bytes were scanned",
+                              in.len, in.len);
+    close_input(&in);
+    return r;
+}

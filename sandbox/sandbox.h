@@ -1,0 +1,84 @@
+/* Sandbox internals shared by the parent (sandbox.c), the child (child.c),
+ * the seccomp filter (filter.c) and the test-only misbehaviour
+ * (misbehave.c). */
+#ifndef PJ_SANDBOX_H
+#define PJ_SANDBOX_H
+
+#include "picklejail.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The child's report pipe is always moved to this descriptor, so the filter
+ * (compiled once) can check write()'s fd argument against a constant. */
+#define PJ_SANDBOX_REPORT_FD 3
+
+/* How the child tells the parent why it ended when it has no report.  Each
+ * comes with an 8-byte trailer on the pipe: a 4-byte tag and a u32 LE. */
+enum {
+    PJ_CHILD_EXIT_OK = 0,
+    PJ_CHILD_EXIT_VIOLATION = 90, /* "PJSV" + syscall number (SIGSYS handler) */
+    PJ_CHILD_EXIT_NOSECCOMP = 91, /* "PJSU" + errno of loading the filter */
+    PJ_CHILD_EXIT_SETUP = 92,     /* "PJSS" + errno of rlimit/prctl setup */
+    PJ_CHILD_EXIT_OOM = 93,       /* "PJSM" + 0: out of memory before a report */
+    PJ_CHILD_EXIT_WRITE = 94,     /* the report could not be written */
+};
+#define PJ_CHILD_TRAILER_LEN 8
+
+/* The compiled filter: built once per process (thread-safe), shared by
+ * every child.  Returns false with a static reason when libseccomp could not
+ * build it. */
+struct sock_fprog;
+bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why);
+
+/* Everything the child needs, prepared by the parent before fork. */
+typedef struct pj_child_job {
+    const uint8_t *data;
+    size_t len;
+    const pj_options *opts;
+    int report_fd;                 /* write end of the report pipe */
+    const struct sock_fprog *prog; /* the compiled filter */
+    uint64_t rlimit_as;            /* 0: no address-space limit */
+} pj_child_job;
+
+/* The child's only ways out and to the parent: raw syscalls (sanitizers
+ * intercept the libc wrappers and make syscalls the filter traps). */
+_Noreturn void pj_sandbox_exit(int code);
+bool pj_sandbox_write(const void *buf, size_t n); /* to the report fd */
+
+/* Runs in the forked child; never returns. */
+_Noreturn void pj_sandbox_child(const pj_child_job *job);
+
+/* Test-only misbehaviour (PJ_TEST_BUILD): modes for opts->test_misbehave.
+ * A mode applies only to inputs that start with PJ_MISBEHAVE_MARKER, so one
+ * invocation can scan a misbehaving file and then a normal one. */
+#define PJ_MISBEHAVE_MARKER "PJ-MISBEHAVE"
+enum pj_misbehave {
+    PJ_MB_NONE = 0,
+    PJ_MB_OPEN,        /* open a file */
+    PJ_MB_EXEC,        /* execve a program */
+    PJ_MB_SOCKET,      /* open a socket */
+    PJ_MB_MMAP_EXEC,   /* map executable memory */
+    PJ_MB_MPROTECT_EXEC, /* make memory executable */
+    PJ_MB_FORK,        /* fork */
+    PJ_MB_STDOUT,      /* write to stdout */
+    PJ_MB_LOOP,        /* loop forever */
+    PJ_MB_ALLOC,       /* allocate without bound */
+    PJ_MB_SEGV,        /* segfault */
+    PJ_MB_ABORT,       /* abort() */
+    PJ_MB_GARBAGE,     /* write garbage to the pipe */
+    PJ_MB_HUGE_LENGTH, /* write a header claiming a huge body */
+    PJ_MB_EXIT,        /* exit without a report */
+    PJ_MB_PROC_STATUS, /* read /proc/self/status (proves the filter is loaded) */
+    PJ_MB_NO_SECCOMP,  /* pretend the kernel has no seccomp */
+    PJ_MB_BAD_INDEX,   /* a well-formed report with an out-of-range index */
+    PJ_MB_COUNT
+};
+#ifdef PJ_TEST_BUILD
+/* Before the filter: true when mode is PJ_MB_NO_SECCOMP for this input. */
+bool pj_misbehave_skip_seccomp(const pj_child_job *job);
+/* After the filter: misbehave (usually never returns). */
+void pj_misbehave_run(const pj_child_job *job);
+#endif
+
+#endif
