@@ -164,6 +164,12 @@ pj_report *pj_scan_buffer(const uint8_t *data, size_t len, const pj_options *opt
                           len, opts->limits.max_input_bytes);
         len = (size_t)opts->limits.max_input_bytes;
     }
+    char head[40];
+    size_t hn = len < 16 ? len : 16;
+    for (size_t i = 0; i < hn; i++)
+        snprintf(head + 2 * i, 3, "%02x", data[i]);
+    head[2 * hn] = '\0';
+    pj_report_add_meta(r, "file.head", head);
     pj_scan_container(&ctx, data, len, "");
     return r;
 }

@@ -61,6 +61,15 @@ typedef struct vm {
     gseen *seen;
     size_t seen_cap, seen_len;
 
+    /* Facts for load-failure diagnosis, emitted as stream meta at the end. */
+    uint64_t py2_strings, persids;
+    size_t py2_offset, py2_pos, persid_offset, max_opcode_offset, storage_device_offset;
+    uint8_t py2_byte;
+    bool has_storage_device;
+    int64_t ext_code;
+    bool has_ext;
+    char storage_locations[256];
+
     char *scratch; /* rendering buffer */
     size_t scratch_cap;
 } vm;
@@ -78,8 +87,8 @@ static bool fail(vm *v, pj_code code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *name = pj_opcode_table[v->op].name;
-    pj_report_finding(v->r, code, v->stream, v->op_off, "%s at offset %zu: %s",
-                      name ? name : "opcode", v->op_off, msg);
+    pj_report_finding(v->r, code, v->stream, v->op_off, "%s (%s at offset %zu)", msg,
+                      name ? name : "opcode", v->op_off);
     v->failed = true;
     return false;
 }
@@ -828,6 +837,42 @@ static bool joblib_array(vm *v, const pj_val *state)
 
 /* ---------- BUILD ---------- */
 
+/* The class an object was made from: NEWOBJ/REDUCE callee, or the class
+ * copyreg._reconstructor rebuilds (protocols 0 and 1). */
+static const pj_gref *object_class(const pj_val *obj)
+{
+    if (obj->kind != V_CALL || obj->u.call->callee.kind != V_GLOBAL)
+        return NULL;
+    const pj_val *callee = &obj->u.call->callee;
+    if (is_global(callee, "copyreg", "_reconstructor")) {
+        const pj_val *cls = tuple_item(&obj->u.call->args, 0);
+        return cls && cls->kind == V_GLOBAL ? cls->u.g : NULL;
+    }
+    return callee->u.g;
+}
+
+static void note_sklearn(vm *v, const pj_val *target, const pj_val *ver)
+{
+    char vs[65];
+    size_t n = ver->len < 64 ? ver->len : 64;
+    for (size_t i = 0; i < n; i++)
+        vs[i] = (ver->u.s[i] >= 0x20 && ver->u.s[i] < 0x7f && ver->u.s[i] != ':') ? (char)ver->u.s[i] : '?';
+    vs[n] = '\0';
+    if (pj_report_get_meta(v->r, "sklearn.version") == NULL)
+        pj_report_add_meta(v->r, "sklearn.version", vs);
+    size_t count = 0;
+    for (size_t i = 0; i < v->r->n_meta; i++)
+        count += strncmp(v->r->meta_keys[i], "sklearn.estimator.", 18) == 0;
+    if (count >= 64)
+        return;
+    const pj_gref *cls = object_class(target);
+    char key[48], val[600];
+    snprintf(key, sizeof key, "sklearn.estimator.%zu", count);
+    snprintf(val, sizeof val, "%d:%zu:%s:%s%s%s", (int)v->stream, v->op_off, vs,
+             cls ? cls->module : "?", cls ? "." : "", cls ? cls->name : "");
+    pj_report_add_meta(v->r, key, val);
+}
+
 static bool do_build(vm *v)
 {
     pj_val state, *inst;
@@ -852,11 +897,8 @@ static bool do_build(vm *v)
         target.u.call->built = 1;
     }
     const pj_val *ver = dict_get(&state, "_sklearn_version");
-    if (ver != NULL && ver->kind == V_STR && pj_report_get_meta(v->r, "sklearn.version") == NULL) {
-        const char *vs = pj_report_escape(v->r, ver->u.s, ver->len < 64 ? ver->len : 64, false);
-        if (vs)
-            pj_report_add_meta(v->r, "sklearn.version", vs);
-    }
+    if (ver != NULL && ver->kind == V_STR)
+        note_sklearn(v, &target, ver);
     if (is_array_wrapper(&target))
         return joblib_array(v, &state);
     return true;
@@ -864,11 +906,41 @@ static bool do_build(vm *v)
 
 /* ---------- persistent ids ---------- */
 
+static void note_location(vm *v, const pj_val *loc)
+{
+    char l[64];
+    size_t n = loc->len < sizeof l - 1 ? loc->len : sizeof l - 1;
+    for (size_t i = 0; i < n; i++)
+        l[i] = (loc->u.s[i] >= 0x20 && loc->u.s[i] < 0x7f && loc->u.s[i] != ',') ? (char)loc->u.s[i] : '?';
+    l[n] = '\0';
+    if (strcmp(l, "cpu") != 0 && !v->has_storage_device) {
+        v->has_storage_device = true;
+        v->storage_device_offset = v->op_off;
+    }
+    /* distinct, first-seen order, comma separated */
+    const char *p = v->storage_locations;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, l, n) == 0)
+            return;
+        p = e ? e + 1 : p + len;
+    }
+    size_t used = strlen(v->storage_locations);
+    if (used + n + 2 < sizeof v->storage_locations)
+        snprintf(v->storage_locations + used, sizeof v->storage_locations - used, "%s%s",
+                 used ? "," : "", l);
+}
+
 static bool do_persid(vm *v, pj_val pid)
 {
+    if (v->persids++ == 0)
+        v->persid_offset = v->op_off;
     const pj_val *tag = tuple_item(&pid, 0);
     if (tag != NULL && pj_val_str_eq(tag, "storage") && tuple_len(&pid) == 5) {
         const pj_val *loc = tuple_item(&pid, 3);
+        if (loc && loc->kind == V_STR)
+            note_location(v, loc);
         if (loc && loc->kind == V_STR) {
             const char *ls = pj_report_escape(v->r, loc->u.s, loc->len < 64 ? loc->len : 64, false);
             bool seen = false;
@@ -1228,6 +1300,23 @@ static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
     return true;
 }
 
+/* Python 3 decodes STRING/BINSTRING with the loader's encoding (ASCII by
+ * default): non-ASCII bytes need encoding='latin1' or 'bytes'. */
+static void note_py2_string(vm *v, const uint8_t *p, size_t n)
+{
+    const uint8_t *hi = NULL;
+    for (size_t i = 0; i < n && hi == NULL; i++)
+        if (p[i] >= 0x80)
+            hi = p + i;
+    if (hi == NULL)
+        return;
+    if (v->py2_strings++ == 0) {
+        v->py2_offset = v->op_off;
+        v->py2_pos = (size_t)(hi - p);
+        v->py2_byte = *hi;
+    }
+}
+
 /* Values of unknown type (made by calls, globals, persistent ids) may be
  * anything, including a tuple. */
 static bool maybe_object(const pj_val *x)
@@ -1243,8 +1332,10 @@ static bool step(vm *v)
     size_t n;
     pj_val x, y, z;
     const pj_opinfo *info = &pj_opcode_table[v->op];
-    if (info->proto > v->max_opcode_proto)
+    if (info->proto > v->max_opcode_proto) {
         v->max_opcode_proto = info->proto;
+        v->max_opcode_offset = v->op_off;
+    }
 
     switch (v->op) {
     case OP_MARK: return push_mark(v);
@@ -1351,8 +1442,7 @@ static bool step(vm *v)
             return false;
         if (!decode_string_nl(v, p, n, &x))
             return false;
-        if (!valid_utf8(x.u.s, x.len, false))
-            pj_report_add_meta(v->r, "pickle.py2_strings", "1");
+        note_py2_string(v, x.u.s, x.len);
         return push(v, x);
     case OP_BINSTRING:
     case OP_SHORT_BINSTRING: {
@@ -1373,11 +1463,7 @@ static bool step(vm *v)
             return false;
         /* Python 3 decodes these with the loader's encoding (ASCII by
          * default): non-ASCII needs encoding='latin1' or 'bytes'. */
-        for (uint64_t i = 0; i < cnt; i++)
-            if (p[i] >= 0x80) {
-                pj_report_add_meta(v->r, "pickle.py2_strings", "1");
-                break;
-            }
+        note_py2_string(v, p, (size_t)cnt);
         return push(v, str_val(v, V_STR, p, cnt));
     }
     case OP_BINBYTES:
@@ -1520,6 +1606,10 @@ static bool step(vm *v)
         if (!rd(v, (size_t)w, &p))
             return false;
         int64_t code = w == 4 ? (int32_t)(uint32_t)le(p, 4) : (int64_t)le(p, w);
+        if (!v->has_ext) {
+            v->has_ext = true;
+            v->ext_code = code;
+        }
         char name[48];
         snprintf(name, sizeof name, "_extension_registry[%" PRId64 "]", code);
         pj_report_finding(v->r, PJ_EXT_OPCODE, v->stream, v->op_off,
@@ -1651,6 +1741,46 @@ static bool step(vm *v)
     }
 }
 
+static void stream_meta(vm *v, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void stream_meta(vm *v, const char *name, const char *fmt, ...)
+{
+    char key[64], val[300];
+    snprintf(key, sizeof key, "stream.%d.%s", (int)v->stream, name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    pj_report_add_meta(v->r, key, val);
+}
+
+/* Per-stream facts the diagnosis needs (docs/report-schema.md lists them). */
+static void emit_stream_meta(vm *v)
+{
+    const char *opn = NULL;
+    if (v->max_opcode_offset < v->len)
+        opn = pj_opcode_table[v->d[v->max_opcode_offset]].name;
+    stream_meta(v, "max_opcode_proto", "%d", v->max_opcode_proto);
+    stream_meta(v, "max_opcode_offset", "%zu", v->max_opcode_offset);
+    stream_meta(v, "max_opcode", "%s", opn ? opn : "?");
+    if (v->py2_strings) {
+        stream_meta(v, "py2_strings", "%" PRIu64, v->py2_strings);
+        stream_meta(v, "py2_string_offset", "%zu", v->py2_offset);
+        stream_meta(v, "py2_string_byte", "0x%02x", v->py2_byte);
+        stream_meta(v, "py2_string_pos", "%zu", v->py2_pos);
+    }
+    if (v->persids) {
+        stream_meta(v, "persid_count", "%" PRIu64, v->persids);
+        stream_meta(v, "persid_offset", "%zu", v->persid_offset);
+    }
+    if (v->storage_locations[0])
+        stream_meta(v, "storage_locations", "%s", v->storage_locations);
+    if (v->has_storage_device)
+        stream_meta(v, "storage_device_offset", "%zu", v->storage_device_offset);
+    if (v->has_ext)
+        stream_meta(v, "ext_code", "%" PRId64, v->ext_code);
+}
+
 bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_t start,
                         const char *location, unsigned flags, size_t *end)
 {
@@ -1718,12 +1848,7 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
     s->complete = stopped;
     if (s->protocol < 0)
         s->protocol = 0; /* no PROTO: the unpickler runs as protocol 0 */
-    {
-        char key[48], val[16];
-        snprintf(key, sizeof key, "stream.%d.max_opcode_proto", (int)v.stream);
-        snprintf(val, sizeof val, "%d", v.max_opcode_proto);
-        pj_report_add_meta(v.r, key, val);
-    }
+    emit_stream_meta(&v);
     bool straddled = v.straddled;
     pj_arena_release(&v.a);
     *end = v.pos;
