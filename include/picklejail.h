@@ -190,6 +190,15 @@ bool pj_policy_add_profile(pj_policy *p, const char *profile, char *err, size_t 
 /* Classify every global and call, add policy findings, set the verdict. */
 void pj_policy_apply(const pj_policy *p, pj_report *report);
 void pj_policy_free(pj_policy *p);
+/* Built-in profiles (for --profile and help): "dangerous", "stdlib", "torch", ... */
+size_t pj_policy_profile_count(void);
+const char *pj_policy_profile_name(size_t i);
+/* "info" | "suspicious" | "dangerous" -> severity; false when unknown. */
+bool pj_severity_parse(const char *s, pj_severity *out);
+/* Exit code for a run whose worst verdict is `worst`: 0 below the --fail-on
+ * threshold, 1 at or above it, 2 when a file could not be scanned (ERROR).
+ * (Usage errors are 2 as well; the CLI decides those itself.) */
+int pj_exit_code(pj_verdict worst, pj_severity fail_on);
 
 /* Load-failure diagnosis (diagnose/): add PJ5xx LOAD findings predicting how
  * loading the file would fail, from the report alone and, when given, against
