@@ -492,6 +492,12 @@ static void dec_finding(dec *x, size_t max_findings)
     }
     if (!r_str(x, "finding message", false, &msg))
         return;
+    /* The report builder formats messages into 512 bytes: a longer one
+     * cannot come from it (and would be cut mid-character here). */
+    if (strlen(msg) > PJ_WIRE_MAX_MESSAGE) {
+        fail(x, "finding message longer than %d bytes", PJ_WIRE_MAX_MESSAGE);
+        return;
+    }
     /* PJ4xx findings describe the sandbox itself: only the parent may say
      * them, a child claiming one is lying. */
     if (code > INT32_MAX || !pj_code_valid((int)code) || (code >= 400 && code < 500)) {

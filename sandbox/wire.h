@@ -35,6 +35,8 @@
 /* No single string in a report is longer (messages are < 512 bytes, call
  * summaries are excerpted); anything longer is a lie. */
 #define PJ_WIRE_MAX_STRING (1u << 20)
+/* Finding messages are formatted into 512 bytes by the report builder. */
+#define PJ_WIRE_MAX_MESSAGE 511
 
 enum pj_wire_type {
     PJ_WIRE_FORMAT = 1,
