@@ -1,0 +1,192 @@
+/* tar and 7z archives through libarchive, read from the memory buffer
+ * (archive_read_open_memory: no files, no external programs: only the tar
+ * and 7-Zip readers and no filters are enabled, so libarchive never tries to
+ * spawn a decompressor inside the sandbox).  Members are peeked at and only
+ * pickle candidates and nested containers are copied out, within the
+ * decompressed-size budget.  A tar holding sys_info, pickle, storages and
+ * tensors is PyTorch's oldest layout and goes to torch_legacy.c. */
+#include "container.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct archive *open_mem(pj_fmt f, const uint8_t *d, size_t n)
+{
+    struct archive *ar = archive_read_new();
+    if (ar == NULL)
+        return NULL;
+    if (f == PJ_FMT_7Z)
+        archive_read_support_format_7zip(ar);
+    else
+        archive_read_support_format_tar(ar);
+    archive_read_support_filter_none(ar);
+    if (archive_read_open_memory(ar, d, n) != ARCHIVE_OK) {
+        archive_read_free(ar);
+        return NULL;
+    }
+    return ar;
+}
+
+static bool is_torch_tar(const uint8_t *d, size_t n)
+{
+    struct archive *ar = open_mem(PJ_FMT_TAR, d, n);
+    if (ar == NULL)
+        return false;
+    unsigned seen = 0;
+    struct archive_entry *ent;
+    int guard = 0;
+    while (guard++ < 4096 && archive_read_next_header(ar, &ent) == ARCHIVE_OK) {
+        const char *p = archive_entry_pathname(ent);
+        if (p == NULL)
+            continue;
+        if (strcmp(p, "pickle") == 0)
+            seen |= 1;
+        else if (strcmp(p, "storages") == 0)
+            seen |= 2;
+        else if (strcmp(p, "tensors") == 0)
+            seen |= 4;
+        archive_read_data_skip(ar);
+    }
+    archive_read_free(ar);
+    return seen == 7;
+}
+
+/* Read the rest of the current entry after the first head_len bytes. */
+static uint8_t *read_rest(pj_scan_ctx *ctx, struct archive *ar, const uint8_t *head, size_t head_len,
+                          size_t *out_len, bool *budget_hit, bool *error)
+{
+    uint64_t budget = ctx->limits ? ctx->limits->max_decompressed_bytes : ((uint64_t)1 << 30);
+    uint64_t left = budget > ctx->decompressed_total ? budget - ctx->decompressed_total : 0;
+    size_t cap = head_len > 4096 ? head_len : 4096, len = head_len;
+    if (cap > left)
+        cap = (size_t)left;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, head, head_len < cap ? head_len : cap);
+    len = head_len < cap ? head_len : cap;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= left) {
+                uint8_t probe;
+                if (archive_read_data(ar, &probe, 1) > 0)
+                    *budget_hit = true;
+                break;
+            }
+            size_t ncap = cap * 2 > left ? (size_t)left : cap * 2;
+            uint8_t *nb = realloc(buf, ncap);
+            if (nb == NULL)
+                break;
+            buf = nb;
+            cap = ncap;
+        }
+        la_ssize_t got = archive_read_data(ar, buf + len, cap - len);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            *error = true;
+            break;
+        }
+        len += (size_t)got;
+    }
+    ctx->decompressed_total += len;
+    *out_len = len;
+    return buf;
+}
+
+void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc)
+{
+    const char *kind = f == PJ_FMT_7Z ? "7z" : "tar";
+    bool torch_tar = f == PJ_FMT_TAR && is_torch_tar(d, n);
+    if (ctx->depth == 0)
+        ctx->report->format = torch_tar ? "torch-tar" : kind;
+    struct archive *ar = open_mem(f, d, n);
+    if (ar == NULL) {
+        pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0, "%s archive could not be opened", kind);
+        return;
+    }
+    pj_arena a;
+    pj_arena_init(&a, 1u << 20);
+    struct archive_entry *ent;
+    size_t members = 0;
+    for (;;) {
+        int rc = archive_read_next_header(ar, &ent);
+        if (rc == ARCHIVE_EOF)
+            break;
+        if (rc < ARCHIVE_WARN) {
+            const char *es = archive_error_string(ar);
+            pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0,
+                        "%s archive is damaged after %zu members (%.150s): the rest was not read",
+                        kind, members, es ? es : "error");
+            break;
+        }
+        members++;
+        if (archive_entry_filetype(ent) != AE_IFREG) {
+            archive_read_data_skip(ar);
+            continue;
+        }
+        const char *path = archive_entry_pathname(ent);
+        const uint8_t *pname = (const uint8_t *)(path ? path : "");
+        size_t pl = strlen((const char *)pname);
+        const char *mloc = pj_loc_joinn(&a, loc, pname, pl);
+        if (archive_entry_is_encrypted(ent)) {
+            pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0,
+                        "%s member '%s' is encrypted: not scanned", kind,
+                        pj_escape_name(&a, pname, pl > 200 ? 200 : pl));
+            archive_read_data_skip(ar);
+            continue;
+        }
+        bool named_pickle = pj_name_has_suffix(pname, pl, ".pkl") ||
+                            pj_name_has_suffix(pname, pl, ".pickle");
+        bool torch_member = torch_tar && (strcmp(path ? path : "", "sys_info") == 0 ||
+                                          strcmp(path ? path : "", "pickle") == 0 ||
+                                          strcmp(path ? path : "", "storages") == 0 ||
+                                          strcmp(path ? path : "", "tensors") == 0);
+        uint8_t head[64];
+        size_t hl = 0;
+        bool err = false;
+        while (hl < sizeof head) {
+            la_ssize_t got = archive_read_data(ar, head + hl, sizeof head - hl);
+            if (got <= 0) {
+                err = got < 0;
+                break;
+            }
+            hl += (size_t)got;
+        }
+        pj_fmt mf = pj_sniff(head, hl);
+        bool candidate = named_pickle || torch_member || pj_fmt_is_container(mf) ||
+                         mf == PJ_FMT_PICKLE;
+        if (!candidate || err) {
+            if (err)
+                pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0, "%s member '%s' could not be read",
+                            kind, pj_escape_name(&a, pname, pl > 200 ? 200 : pl));
+            archive_read_data_skip(ar);
+            continue;
+        }
+        size_t len = 0;
+        bool budget_hit = false;
+        uint8_t *buf = read_rest(ctx, ar, head, hl, &len, &budget_hit, &err);
+        if (buf == NULL)
+            continue;
+        if (budget_hit)
+            pj_cfinding(ctx, loc, PJ_DECOMPRESS_BOMB, 0,
+                        "%s member '%s' is larger than the decompressed-size budget: only the "
+                        "first %zu bytes were scanned",
+                        kind, pj_escape_name(&a, pname, pl > 200 ? 200 : pl), len);
+        if (err)
+            pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0,
+                        "%s member '%s' is damaged after %zu bytes; what was read is scanned", kind,
+                        pj_escape_name(&a, pname, pl > 200 ? 200 : pl), len);
+        if (torch_member)
+            pj_scan_torch_tar_member(ctx, path, buf, len, loc);
+        else
+            pj_scan_member(ctx, buf, len, mloc, named_pickle, PJ_SNIFF_ANY);
+        free(buf);
+    }
+    if (members == 0)
+        pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0, "%s archive holds no readable members", kind);
+    archive_read_free(ar);
+    pj_arena_release(&a);
+}
