@@ -201,6 +201,56 @@ static pj_global_class args_class(const apply_ctx *c, const pj_call *call, int32
     return worst == PJ_POLICY_UNCLASSIFIED ? PJ_POLICY_UNKNOWN : worst;
 }
 
+/* Does a rendered argument list hold an integer literal above max?  Quoted
+ * strings are skipped; "<int of N bytes>" (a huge LONG4) always counts. */
+static bool args_exceed(const char *a, uint64_t max, char *what, size_t whatlen)
+{
+    char q = 0;
+    for (size_t i = 0; a[i] != '\0'; i++) {
+        char ch = a[i];
+        if (q != 0) {
+            if (ch == '\\' && a[i + 1] != '\0')
+                i++;
+            else if (ch == q)
+                q = 0;
+            continue;
+        }
+        if (ch == '\'' || ch == '"') {
+            q = ch;
+            continue;
+        }
+        if (strncmp(a + i, "<int of ", 8) == 0) {
+            snprintf(what, whatlen, "a very large integer");
+            return true;
+        }
+        bool start = ch >= '0' && ch <= '9' &&
+                     (i == 0 || !(a[i - 1] == '_' || a[i - 1] == '.' ||
+                                  (a[i - 1] >= 'a' && a[i - 1] <= 'z') ||
+                                  (a[i - 1] >= 'A' && a[i - 1] <= 'Z') ||
+                                  (a[i - 1] >= '0' && a[i - 1] <= '9')));
+        if (!start)
+            continue;
+        size_t j = i;
+        uint64_t v = 0;
+        bool big = false;
+        while (a[j] >= '0' && a[j] <= '9') {
+            if (v > (UINT64_MAX - 9) / 10)
+                big = true;
+            else
+                v = v * 10 + (uint64_t)(a[j] - '0');
+            j++;
+        }
+        bool is_float = a[j] == '.' || a[j] == 'e' || a[j] == 'E';
+        if (!is_float && (big || v > max)) {
+            snprintf(what, whatlen, "%.*s%s", (int)(j - i > 24 ? 24 : j - i), a + i,
+                     j - i > 24 ? "..." : "");
+            return true;
+        }
+        i = j - 1;
+    }
+    return false;
+}
+
 /* A derived global made by this call (getattr(x, 'n') -> x.n). */
 static int32_t derived_of(const apply_ctx *c, const pj_call *call)
 {
@@ -395,6 +445,19 @@ static void call_findings(apply_ctx *c)
         } else if (cls == PJ_POLICY_SAFE && k->kind == PJ_KIND_REACH) {
             which = derived_of(c, call);
             cls = which >= 0 ? c->cls[which].cls : PJ_POLICY_UNKNOWN;
+        }
+        if (cls == PJ_POLICY_SAFE && k->rule != NULL && k->rule->has_max_int && !build) {
+            char what[64];
+            if (args_exceed(args, k->rule->max_int, what, sizeof what)) {
+                call->policy = PJ_POLICY_UNKNOWN;
+                if (seen_insert(&c->seen, PJ_CALL_UNKNOWN, call->stream, callee, args))
+                    pj_report_finding(r, PJ_CALL_UNKNOWN, call->stream, call->offset,
+                                      "call %s%s: argument %s is above the %llu its allow rule "
+                                      "%s permits (a memory bomb)",
+                                      callee, args, what, (unsigned long long)k->rule->max_int,
+                                      label_of(c, k->rule));
+                continue;
+            }
         }
         call->policy = cls;
         if (cls == PJ_POLICY_SAFE)

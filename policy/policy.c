@@ -252,6 +252,10 @@ static void match_candidate(match_state *m, const char *c, bool is_path)
 static void match_attrs(match_state *m, const char *module, const char *name)
 {
     const pj_policy *p = m->p;
+    /* a plain "module.name" is not a walk: a function that happens to be
+     * called "system" in some library is unknown, not dangerous */
+    if (strchr(name, '.') == NULL)
+        return;
     const char *s = name;
     while (*s != '\0') {
         const char *dot = strchr(s, '.');

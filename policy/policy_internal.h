@@ -34,6 +34,8 @@ typedef struct pj_rule {
     char *pattern;      /* normalised: ':' -> '.', PREFIX without the ".*" */
     char *label;        /* "builtin:torch:torch._utils._rebuild_*" or "file:3:allow x" */
     char *reason;       /* quoted text after the pattern, or NULL */
+    bool has_max_int;   /* max-int=N: calls with a larger integer argument are not covered */
+    uint64_t max_int;
 } pj_rule;
 
 typedef struct pj_rule_list {

@@ -221,9 +221,43 @@ static bool parse_line(const char *source, const char *label_src, unsigned line,
         set_err(err, errlen, source, line, "bad name '%s': %s", ex, why);
         return false;
     }
-    /* Optional quoted reason. */
+    /* Optional conditions: max-int=N (allow and wrapper rules). */
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
         p++;
+    bool has_max = false;
+    uint64_t max_int = 0;
+    while (p < e && *p >= 'a' && *p <= 'z') {
+        const char *c0 = p;
+        while (p < e && *p != ' ' && *p != '\t' && *p != '\r' && *p != '#' && *p != '"')
+            p++;
+        size_t cl = (size_t)(p - c0);
+        if (cl > 8 && memcmp(c0, "max-int=", 8) == 0 &&
+            (k->action == PJ_RULE_ALLOW || k->action == PJ_RULE_WRAPPER)) {
+            uint64_t val = 0;
+            bool ok = cl - 8 <= 19;
+            for (size_t i = 8; ok && i < cl; i++) {
+                if (c0[i] < '0' || c0[i] > '9')
+                    ok = false;
+                else
+                    val = val * 10 + (uint64_t)(c0[i] - '0');
+            }
+            if (!ok) {
+                set_err(err, errlen, source, line, "max-int needs a decimal number below 10^19");
+                return false;
+            }
+            has_max = true;
+            max_int = val;
+        } else {
+            char ex[64];
+            excerpt(ex, sizeof ex, c0, cl);
+            set_err(err, errlen, source, line,
+                    "unknown condition '%s' (only max-int=N, on allow and wrapper rules)", ex);
+            return false;
+        }
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+    }
+    /* Optional quoted reason. */
     char reason[PJ_POLICY_MAX_REASON + 1];
     size_t rlen = 0;
     bool has_reason = false;
@@ -289,6 +323,8 @@ static bool parse_line(const char *source, const char *label_src, unsigned line,
     r.pattern = dup_n(norm, strlen(norm));
     r.label = make_label(builtin, label_src, profile, line, k->word, tok, toklen);
     r.reason = has_reason ? dup_n(reason, rlen) : NULL;
+    r.has_max_int = has_max;
+    r.max_int = max_int;
     if (r.pattern == NULL || r.label == NULL || (has_reason && r.reason == NULL) ||
         !list_push(tmp, &r)) {
         free(r.pattern);
