@@ -408,7 +408,7 @@ static void call_findings(apply_ctx *c)
         if (!valid_global(r, call->callee_global)) {
             call->policy = PJ_POLICY_UNKNOWN;
             pj_code code = build ? PJ_BUILD_UNKNOWN : PJ_CALL_UNKNOWN;
-            if (!seen_insert(&c->seen, code, call->stream, callee, NULL))
+            if (!seen_insert(&c->seen, code, call->stream, callee, build ? NULL : args))
                 continue;
             if (build)
                 pj_report_finding(r, code, call->stream, call->offset,
@@ -484,7 +484,7 @@ static void call_findings(apply_ctx *c)
         if (k->cls == PJ_POLICY_UNKNOWN && !build)
             continue; /* GLOBAL_UNKNOWN already says it */
         pj_code code = build ? PJ_BUILD_UNKNOWN : PJ_CALL_UNKNOWN;
-        if (!seen_insert(&c->seen, code, call->stream, callee, NULL))
+        if (!seen_insert(&c->seen, code, call->stream, callee, build ? NULL : args))
             continue;
         if (build)
             pj_report_finding(r, code, call->stream, call->offset,
