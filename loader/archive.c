@@ -96,6 +96,26 @@ static uint8_t *read_rest(pj_scan_ctx *ctx, struct archive *ar, const uint8_t *h
     return buf;
 }
 
+/* libarchive is stricter than 7-Zip itself about minimal headers.  When it
+ * gives up, scan the packed streams (between the 32-byte signature header
+ * and the next header) as they are: with the Copy coder, which hand-made
+ * archives use, that is the member data. */
+static void sevenzip_raw(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const char *loc)
+{
+    if (n < 32)
+        return;
+    uint64_t next = pj_le64(d + 12);
+    size_t end = next <= n - 32 ? 32 + (size_t)next : n;
+    pj_arena a;
+    pj_arena_init(&a, 1u << 20);
+    pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 32,
+                "7z archive rejected by libarchive; its %zu bytes of packed data at offset 32 "
+                "were scanned as they are (right for the Copy method only)",
+                end - 32);
+    pj_scan_member(ctx, d + 32, end - 32, pj_loc_join(&a, loc, "7z-packed@32"), false, PJ_SNIFF_ANY);
+    pj_arena_release(&a);
+}
+
 void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc)
 {
     const char *kind = f == PJ_FMT_7Z ? "7z" : "tar";
@@ -123,6 +143,9 @@ void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, con
             break;
         }
         members++;
+        /* Per-member scratch: many members must not exhaust it. */
+        pj_arena_release(&a);
+        pj_arena_init(&a, 1u << 20);
         if (archive_entry_filetype(ent) != AE_IFREG) {
             archive_read_data_skip(ar);
             continue;
@@ -185,7 +208,9 @@ void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, con
             pj_scan_member(ctx, buf, len, mloc, named_pickle, PJ_SNIFF_ANY);
         free(buf);
     }
-    if (members == 0)
+    if (members == 0 && f == PJ_FMT_7Z)
+        sevenzip_raw(ctx, d, n, loc);
+    else if (members == 0)
         pj_cfinding(ctx, loc, PJ_ARCHIVE_ERROR, 0, "%s archive holds no readable members", kind);
     archive_read_free(ar);
     pj_arena_release(&a);

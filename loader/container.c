@@ -37,10 +37,10 @@ const char *pj_escape_name(pj_arena *a, const uint8_t *name, size_t n)
 
 const char *pj_loc_join(pj_arena *a, const char *parent, const char *child)
 {
-    if (parent == NULL || parent[0] == '\0')
-        return child;
+    if (parent == NULL)
+        parent = "";
     size_t pl = strlen(parent), cl = strlen(child);
-    bool glue = parent[pl - 1] == ':'; /* decoder tags glue to what follows */
+    bool glue = pl == 0 || parent[pl - 1] == ':'; /* decoder tags glue to what follows */
     char *out = pj_arena_alloc(a, pl + cl + 2);
     if (out == NULL)
         return child;
@@ -221,9 +221,16 @@ void pj_scan_container(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const 
                     "as a pickle anyway",
                     len > 0 ? data[0] : 0, len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
                         len > 3 ? data[3] : 0, len);
+        size_t streams_before = ctx->report->n_streams;
         pj_scan_pickles(ctx, data, len, loc, PJ_PICKLES_JOBLIB);
         if (ctx->depth == 0 && f == PJ_FMT_PICKLE && has_joblib_globals(ctx->report, globals_before))
             ctx->report->format = "joblib";
+        /* Legacy torch file whose magic number is not the literal LONG1
+         * (built by REDUCE, say): recognise it by its second pickle, 1001. */
+        if (ctx->depth == 0 && ctx->report->n_streams >= streams_before + 2 &&
+            pj_torch_legacy_version_at(data, len,
+                                       (size_t)ctx->report->streams[streams_before + 1].offset))
+            ctx->report->format = "torch-legacy";
         /* A zip behind a pickle is a polyglot: torch.load and pickle.load
          * read the pickle, Python's zipfile reads the zip. */
         if (pj_zip_has_directory(data, len)) {

@@ -95,6 +95,9 @@ void pj_scan_torch_legacy(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const ch
 void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc);
 void pj_scan_compressed(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc);
 
+/* Is there a pickle of the int 1001 (legacy torch protocol version) at off? */
+bool pj_torch_legacy_version_at(const uint8_t *d, size_t n, size_t off);
+
 /* Legacy torch tar layout: one member of a tar that holds sys_info,
  * pickle, storages and tensors. */
 void pj_scan_torch_tar_member(pj_scan_ctx *ctx, const char *name, const uint8_t *d, size_t n,

@@ -218,7 +218,8 @@ void pj_scan_not_model(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, c
     char oid[100], size[32];
     switch (f) {
     case PJ_FMT_EMPTY:
-        pj_cfinding(ctx, loc, PJ_EMPTY_FILE, 0,
+        /* Nothing can run from an empty file: a load failure, not a risk. */
+        pj_cfinding_sev(ctx, loc, PJ_EMPTY_FILE, PJ_SEV_INFO, 0,
                     "empty file: an interrupted download or write; pickle.load would raise "
                     "EOFError: Ran out of input");
         break;

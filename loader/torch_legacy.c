@@ -134,8 +134,8 @@ static void check_storages(pj_scan_ctx *ctx, const uint8_t *d, size_t n, size_t 
     size_t reached = 0;
     if (tile(d, n, pos, keys, &budget, &reached))
         return;
-    if (reached > n)
-        pj_cfinding(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, pos,
+    if (reached > n) /* every pickle already ran before torch reads storages */
+        pj_cfinding_sev(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, PJ_SEV_INFO, pos,
                     "legacy torch file: %zu storages need more bytes than the %zu left after the "
                     "pickles: truncated (torch raises: unexpected EOF)",
                     keys, n - pos);
@@ -146,13 +146,20 @@ static void check_storages(pj_scan_ctx *ctx, const uint8_t *d, size_t n, size_t 
                     n - pos, keys);
 }
 
+bool pj_torch_legacy_version_at(const uint8_t *d, size_t n, size_t off)
+{
+    simple s;
+    size_t p = off;
+    return off < n && simple_pickle(d, n, &p, &s) && s.have_int && s.ival == 1001;
+}
+
 static const char *const names[] = {"magic number", "protocol version", "sys_info", "object",
                                     "storage keys"};
 
 void pj_scan_torch_legacy(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const char *loc)
 {
     pj_arena a;
-    pj_arena_init(&a, 64 * 1024);
+    pj_arena_init(&a, 1u << 20);
     size_t pos = 0;
     size_t keys = 0;
     bool keys_known = false;
@@ -280,7 +287,7 @@ void pj_scan_torch_tar_member(pj_scan_ctx *ctx, const char *name, const uint8_t 
                               const char *loc)
 {
     pj_arena a;
-    pj_arena_init(&a, 64 * 1024);
+    pj_arena_init(&a, 1u << 20);
     const char *mloc = pj_loc_join(&a, loc, name);
     bool storages = strcmp(name, "storages") == 0, tensors = strcmp(name, "tensors") == 0;
     if (!storages && !tensors) {

@@ -43,7 +43,7 @@ static size_t zfile_start(const uint8_t *d, size_t n, uint64_t *declared)
 void pj_scan_compressed(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc)
 {
     pj_arena scratch;
-    pj_arena_init(&scratch, 64 * 1024);
+    pj_arena_init(&scratch, 1u << 20);
     const char *name = pj_fmt_name(f);
     if (f == PJ_FMT_LZ4) {
         pj_cfinding(ctx, loc, PJ_UNSUPPORTED_COMPRESSION, 0,

@@ -262,6 +262,16 @@ static pj_zip_entry *add_local_only(pj_scan_ctx *ctx, pj_arena *a, pj_zip *z, co
     if (data_end > n || e->data_ofs > n) {
         e->data_truncated = true;
         e->end_ofs = n;
+    } else if (e->lflags & 0x8) {
+        /* No directory: the data descriptor holds the real CRC and sizes. */
+        uint64_t q = data_end;
+        if (fits(n, q, 4) && pj_le32(d + q) == SIG_DESC)
+            q += 4;
+        if (fits(n, q, 12)) {
+            e->crc = pj_le32(d + q);
+            if (e->lcsize == 0 && pj_le32(d + q + 4) == e->csize)
+                e->usize = pj_le32(d + q + 8);
+        }
     }
     return e;
 }
@@ -560,7 +570,9 @@ bool pj_zip_parse(pj_scan_ctx *ctx, pj_arena *a, const uint8_t *d, size_t n, con
         for (size_t i = 0; i < z->n_cd; i++)
             check_entry(ctx, a, d, n, &z->e[i], i, loc, &c_mis, &c_oob, &c_flag);
     } else {
-        pj_cfinding(ctx, loc, PJ_ZIP_TRUNCATED, n,
+        /* Neither loader opens it, so nothing in it runs through them: the
+         * members are still scanned for what other readers would see. */
+        pj_cfinding_sev(ctx, loc, PJ_ZIP_TRUNCATED, PJ_SEV_INFO, n,
                     "zip without an end of central directory record (truncated download?): "
                     "PyTorch and Python's zipfile cannot open it; local headers were walked "
                     "instead");
