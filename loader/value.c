@@ -99,8 +99,10 @@ static void render(out *o, const pj_val *v, size_t excerpt, int depth);
 
 static void render_items(out *o, const pj_seq *s, size_t excerpt, int depth, int dict)
 {
-    if (s == NULL)
+    if (s == NULL) {
+        put(o, "...", 3); /* contents not kept (retention budget) */
         return;
+    }
     uint32_t step = dict ? 2 : 1;
     for (uint32_t i = 0; i + step <= s->kept && !o->full; i += step) {
         if (i > 0)
@@ -127,7 +129,7 @@ static void render_call(out *o, const pj_callnode *c, size_t excerpt, int depth)
     if (c->args.kind == V_TUPLE) {
         render_items(o, c->args.u.seq, excerpt, depth, 0);
         any = c->args.u.seq != NULL && c->args.u.seq->count > 0;
-    } else if (c->args.kind != V_NONE) {
+    } else if (c->args.kind != V_NONE && c->args.kind != V_EMPTY) {
         put(o, "*", 1);
         render(o, &c->args, excerpt, depth + 1);
         any = 1;
@@ -145,7 +147,7 @@ static void render_call(out *o, const pj_callnode *c, size_t excerpt, int depth)
             put(o, "=", 1);
             render(o, &kw->items[i + 1], excerpt, depth + 1);
         }
-    } else if (c->kwargs.kind != V_NONE) {
+    } else if (c->kwargs.kind != V_NONE && c->kwargs.kind != V_EMPTY) {
         if (any)
             put(o, ", ", 2);
         put(o, "**", 2);
@@ -162,6 +164,7 @@ static void render(out *o, const pj_val *v, size_t excerpt, int depth)
         return;
     }
     switch ((pj_vkind)v->kind) {
+    case V_EMPTY: puts_(o, "?"); break;
     case V_NONE: puts_(o, "None"); break;
     case V_BOOL: puts_(o, v->u.i ? "True" : "False"); break;
     case V_INT:
@@ -210,7 +213,7 @@ static void render(out *o, const pj_val *v, size_t excerpt, int depth)
         put(o, "}", 1);
         break;
     case V_SET:
-        if (v->u.seq == NULL || v->u.seq->count == 0) {
+        if (v->u.seq != NULL && v->u.seq->count == 0) {
             puts_(o, "set()");
             break;
         }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 typedef enum pj_vkind {
+    V_EMPTY = 0, /* no value (an unused memo slot) */
     V_NONE,
     V_BOOL,
     V_INT,       /* u.i */
@@ -39,11 +40,12 @@ typedef struct pj_seq pj_seq;
 typedef struct pj_gref pj_gref;
 typedef struct pj_callnode pj_callnode;
 
+/* 16 bytes: large pickles make millions of these.  Offsets are kept where a
+ * report needs them (globals, calls, findings), not in every scalar. */
 typedef struct pj_val {
     uint8_t kind;
     uint8_t flags;
     uint32_t len;
-    uint64_t off; /* byte offset of the opcode that made it */
     union {
         int64_t i;
         double f;
@@ -54,12 +56,15 @@ typedef struct pj_val {
     } u;
 } pj_val;
 
-enum { PJ_SEQ_KEEP = 16 };
+/* Values kept per container (dicts: keys and values): enough to summarise a
+ * call and read joblib/torch/sklearn state, never the whole container. */
+enum { PJ_KEEP_TUPLE = 8, PJ_KEEP_LIST = 4, PJ_KEEP_SET = 4, PJ_KEEP_DICT = 16 };
 
 struct pj_seq {
     uint64_t count; /* items (dict: pairs) */
-    uint32_t kept;  /* values stored in items[] */
-    pj_val items[PJ_SEQ_KEEP];
+    uint32_t kept;  /* values stored in items */
+    uint32_t cap;   /* values allocated in items */
+    pj_val *items;
 };
 
 struct pj_gref {

@@ -16,9 +16,8 @@
 #include <string.h>
 
 typedef struct memo_slot {
-    uint64_t key;
+    uint64_t key1; /* key + 1; 0 marks an empty slot (keys are below 2^63) */
     pj_val val;
-    uint8_t used;
 } memo_slot;
 
 typedef struct gseen {
@@ -55,8 +54,12 @@ typedef struct vm {
     size_t nmarks, marks_cap;
     size_t fence;
 
-    memo_slot *memo;
-    size_t memo_cap, memo_len;
+    pj_val *dense;          /* memo keys below dense_cap */
+    size_t dense_cap;
+    memo_slot *memo;        /* sparse memo keys */
+    size_t memo_cap, sparse_len;
+    size_t memo_len;        /* entries in both: MEMOIZE's key */
+    size_t heap_bytes;      /* malloc'd memo/stack bytes, counted in the budget */
 
     gseen *seen;
     size_t seen_cap, seen_len;
@@ -70,11 +73,14 @@ typedef struct vm {
     bool has_ext;
     char storage_locations[256];
 
+    size_t retained; /* bytes of container items kept */
+
     char *scratch; /* rendering buffer */
     size_t scratch_cap;
 } vm;
 
 enum { RENDER_CAP = 600, CALLS_FULL_RECORD = 50000 };
+#define RETAIN_BUDGET ((size_t)32 << 20)
 
 /* ---------- errors ---------- */
 
@@ -118,7 +124,7 @@ static void note_straddle(vm *v, size_t want)
 /* Read n bytes.  Inside a frame the C unpickler serves reads from the frame
  * buffer; a read that does not fit discards what is left of the frame and
  * reads afresh from the file (a straddle). */
-static bool rd(vm *v, size_t n, const uint8_t **out)
+static inline bool rd(vm *v, size_t n, const uint8_t **out)
 {
     if (n <= v->buf_end - v->pos) {
         *out = v->d + v->pos;
@@ -173,6 +179,8 @@ static uint64_t le(const uint8_t *p, int n)
 
 /* ---------- stack, marks, memo ---------- */
 
+static bool budget_take(vm *v, size_t add, size_t release);
+
 static bool push(vm *v, pj_val val)
 {
     if (v->sp == v->stack_cap) {
@@ -182,11 +190,11 @@ static bool push(vm *v, pj_val val)
         size_t ncap = v->stack_cap ? v->stack_cap * 2 : 64;
         if (ncap > v->ctx->limits->max_stack)
             ncap = v->ctx->limits->max_stack;
-        pj_val *ns = pj_arena_array(&v->a, ncap, sizeof(pj_val));
+        if (!budget_take(v, ncap * sizeof(pj_val), v->stack_cap * sizeof(pj_val)))
+            return oom(v);
+        pj_val *ns = realloc(v->stack, ncap * sizeof(pj_val));
         if (ns == NULL)
             return oom(v);
-        if (v->sp)
-            memcpy(ns, v->stack, v->sp * sizeof(pj_val));
         v->stack = ns;
         v->stack_cap = ncap;
     }
@@ -258,52 +266,97 @@ static uint64_t hash64(uint64_t x)
     return x;
 }
 
+/* The memo: a dense array for the small keys picklers use (PUT n, MEMOIZE
+ * = number of entries), a hash table for sparse keys (LONG_BINPUT 2^32-1
+ * must not allocate 2^33 slots as CPython does).  Both live in malloc'd
+ * memory counted against the budget, and are freed with the stream. */
 static memo_slot *memo_find(vm *v, uint64_t key)
 {
     if (v->memo_cap == 0)
         return NULL;
     size_t mask = v->memo_cap - 1;
     for (size_t i = hash64(key) & mask;; i = (i + 1) & mask) {
-        if (!v->memo[i].used)
+        if (v->memo[i].key1 == 0)
             return NULL;
-        if (v->memo[i].key == key)
+        if (v->memo[i].key1 == key + 1)
             return &v->memo[i];
     }
 }
 
+static const pj_val *memo_get(vm *v, uint64_t key)
+{
+    if (key < v->dense_cap)
+        return v->dense[key].kind != V_EMPTY ? &v->dense[key] : NULL;
+    memo_slot *s = memo_find(v, key);
+    return s ? &s->val : NULL;
+}
+
+static bool budget_take(vm *v, size_t add, size_t release)
+{
+    size_t used = v->a.used + v->heap_bytes - release;
+    if (add > v->a.budget || used > v->a.budget - add)
+        return false;
+    v->heap_bytes = v->heap_bytes - release + add;
+    return true;
+}
+
 static bool memo_put(vm *v, uint64_t key, pj_val val)
 {
-    memo_slot *s = memo_find(v, key);
-    if (s != NULL) {
-        s->val = val;
+    if (key >= (uint64_t)INT64_MAX)
+        return fail(v, PJ_BAD_MEMO_KEY, "memo key too large");
+    const pj_val *old = memo_get(v, key);
+    if (old != NULL) {
+        *(pj_val *)old = val;
         return true;
     }
     if (v->memo_len >= v->ctx->limits->max_memo)
         return fail(v, PJ_LIMIT_MEMO, "memo limit of %" PRIu32 " entries reached",
                     v->ctx->limits->max_memo);
-    if ((v->memo_len + 1) * 2 > v->memo_cap) {
+    /* Dense while keys stay close to the entry count. */
+    if (key < v->dense_cap || key < 2 * (uint64_t)v->memo_len + 1024) {
+        if (key >= v->dense_cap) {
+            size_t ncap = v->dense_cap ? v->dense_cap : 1024;
+            while (ncap <= key)
+                ncap *= 2;
+            if (!budget_take(v, ncap * sizeof(pj_val), v->dense_cap * sizeof(pj_val)))
+                return oom(v);
+            pj_val *nd = realloc(v->dense, ncap * sizeof(pj_val));
+            if (nd == NULL)
+                return oom(v);
+            memset(nd + v->dense_cap, 0, (ncap - v->dense_cap) * sizeof(pj_val));
+            v->dense = nd;
+            v->dense_cap = ncap;
+        }
+        v->dense[key] = val;
+        v->memo_len++;
+        return true;
+    }
+    if ((v->sparse_len + 1) * 2 > v->memo_cap) {
         size_t ncap = v->memo_cap ? v->memo_cap * 2 : 64;
-        memo_slot *nm = pj_arena_array(&v->a, ncap, sizeof(memo_slot));
+        if (!budget_take(v, ncap * sizeof(memo_slot), v->memo_cap * sizeof(memo_slot)))
+            return oom(v);
+        memo_slot *nm = calloc(ncap, sizeof(memo_slot));
         if (nm == NULL)
             return oom(v);
         for (size_t i = 0; i < v->memo_cap; i++) {
-            if (!v->memo[i].used)
+            if (v->memo[i].key1 == 0)
                 continue;
-            size_t j = hash64(v->memo[i].key) & (ncap - 1);
-            while (nm[j].used)
+            size_t j = hash64(v->memo[i].key1 - 1) & (ncap - 1);
+            while (nm[j].key1 != 0)
                 j = (j + 1) & (ncap - 1);
             nm[j] = v->memo[i];
         }
+        free(v->memo);
         v->memo = nm;
         v->memo_cap = ncap;
     }
     size_t mask = v->memo_cap - 1;
     size_t i = hash64(key) & mask;
-    while (v->memo[i].used)
+    while (v->memo[i].key1 != 0)
         i = (i + 1) & mask;
-    v->memo[i].used = 1;
-    v->memo[i].key = key;
+    v->memo[i].key1 = key + 1;
     v->memo[i].val = val;
+    v->sparse_len++;
     v->memo_len++;
     return true;
 }
@@ -312,10 +365,10 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
 
 static pj_val mkval(vm *v, pj_vkind k)
 {
+    (void)v;
     pj_val x;
     memset(&x, 0, sizeof x);
     x.kind = (uint8_t)k;
-    x.off = v->op_off;
     return x;
 }
 
@@ -327,34 +380,109 @@ static pj_seq *new_seq(vm *v)
     return s;
 }
 
+/* Past the retention budget, lists and sets keep nothing (not even a count)
+ * and dicts keep only the keys later analysis reads. */
+static bool summary_only(const vm *v, pj_vkind kind)
+{
+    return v->retained > RETAIN_BUDGET && (kind == V_LIST || kind == V_SET || kind == V_FROZENSET);
+}
+
+static bool key_of_interest(const pj_val *k)
+{
+    static const char *const keys[] = {"_sklearn_version", "shape", "dtype", "order",
+                                       "numpy_array_alignment_bytes", "allow_mmap", "subclass"};
+    if (k->kind != V_STR)
+        return false;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (pj_val_str_eq(k, keys[i]))
+            return true;
+    return false;
+}
+
+static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val);
+
+static uint32_t keep_for(const vm *v, pj_vkind kind)
+{
+    switch (kind) {
+    case V_TUPLE: return PJ_KEEP_TUPLE;
+    case V_DICT: return v->retained > RETAIN_BUDGET ? 0 : PJ_KEEP_DICT; /* see dict_add_pair */
+    case V_LIST:
+        /* Past the retention budget, lists (data, rarely state) keep counts only. */
+        return v->retained > RETAIN_BUDGET ? 0 : PJ_KEEP_LIST;
+    default: return v->retained > RETAIN_BUDGET ? 0 : PJ_KEEP_SET;
+    }
+}
+
+/* Make room for up to `more` values (bounded by the kind's keep limit),
+ * allocating exactly what is needed: the arena never frees. */
+static void seq_reserve(vm *v, pj_seq *s, pj_vkind kind, uint64_t more)
+{
+    uint32_t keep = keep_for(v, kind);
+    if (s->kept >= keep)
+        return;
+    uint64_t want = s->kept + more;
+    if (want > keep)
+        want = keep;
+    if (want <= s->cap)
+        return;
+    pj_val *items = pj_arena_array(&v->a, (size_t)want, sizeof(pj_val));
+    if (items == NULL)
+        return; /* only the summary is lost */
+    if (s->kept)
+        memcpy(items, s->items, s->kept * sizeof(pj_val));
+    v->retained += (size_t)want * sizeof(pj_val);
+    s->items = items;
+    s->cap = (uint32_t)want;
+}
+
 static void seq_add(pj_seq *s, const pj_val *item)
 {
-    if (s->kept < PJ_SEQ_KEEP)
+    if (s->kept < s->cap)
         s->items[s->kept++] = *item;
     s->count++;
 }
 
 static void seq_add_pair(pj_seq *s, const pj_val *k, const pj_val *val)
 {
-    if (s->kept + 2 <= PJ_SEQ_KEEP) {
+    if (s->kept + 2 <= s->cap) {
         s->items[s->kept++] = *k;
         s->items[s->kept++] = *val;
     }
     s->count++;
 }
 
+static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val)
+{
+    if (v->retained > RETAIN_BUDGET && s->kept + 2 > s->cap && s->kept + 2 <= PJ_KEEP_DICT &&
+        key_of_interest(k)) {
+        pj_val *items = pj_arena_array(&v->a, s->kept + 2, sizeof(pj_val));
+        if (items != NULL) {
+            if (s->kept)
+                memcpy(items, s->items, s->kept * sizeof(pj_val));
+            s->items = items;
+            s->cap = s->kept + 2;
+        }
+    }
+    seq_add_pair(s, k, val);
+}
+
 /* Make a container value from stack[start..sp) and drop those items. */
 static bool collect(vm *v, pj_vkind kind, size_t start, pj_val *out)
 {
     *out = mkval(v, kind);
+    if (kind == V_DICT && (v->sp - start) % 2 != 0)
+        return fail(v, PJ_ODD_ITEMS, "odd number of items for DICT");
+    if (summary_only(v, kind)) {
+        v->sp = start;
+        return true;
+    }
     pj_seq *s = new_seq(v);
     if (s == NULL)
         return false;
+    seq_reserve(v, s, kind, v->sp - start);
     if (kind == V_DICT) {
-        if ((v->sp - start) % 2 != 0)
-            return fail(v, PJ_ODD_ITEMS, "odd number of items for DICT");
         for (size_t i = start; i + 1 < v->sp; i += 2)
-            seq_add_pair(s, &v->stack[i], &v->stack[i + 1]);
+            dict_add_pair(v, s, &v->stack[i], &v->stack[i + 1]);
     } else {
         for (size_t i = start; i < v->sp; i++)
             seq_add(s, &v->stack[i]);
@@ -698,7 +826,6 @@ static bool do_call(vm *v, uint8_t opcode, pj_val callee, pj_val args, pj_val kw
         return false;
     pj_val res;
     if (derive(v, &callee, &args, &res)) {
-        res.off = v->op_off;
         return !v->failed && push(v, res);
     }
     if (v->failed)
@@ -886,6 +1013,7 @@ static bool do_build(vm *v)
     pj_seq *s = new_seq(v);
     if (s == NULL)
         return false;
+    seq_reserve(v, s, V_TUPLE, 1);
     seq_add(s, &state);
     args.u.seq = s;
     pj_val target = *inst;
@@ -1277,13 +1405,15 @@ static bool collect_mark(vm *v, pj_vkind kind, pj_val *out)
 
 static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
 {
-    if (target->kind == V_LIST || target->kind == V_DICT || target->kind == V_SET) {
+    if (pairs && (v->sp - start) % 2 != 0)
+        return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
+    if ((target->kind == V_LIST || target->kind == V_DICT || target->kind == V_SET) &&
+        target->u.seq != NULL) {
         pj_seq *s = target->u.seq;
+        seq_reserve(v, s, (pj_vkind)target->kind, v->sp - start);
         if (pairs) {
-            if ((v->sp - start) % 2 != 0)
-                return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
             for (size_t i = start; i + 1 < v->sp; i += 2)
-                seq_add_pair(s, &v->stack[i], &v->stack[i + 1]);
+                dict_add_pair(v, s, &v->stack[i], &v->stack[i + 1]);
         } else {
             for (size_t i = start; i < v->sp; i++)
                 seq_add(s, &v->stack[i]);
@@ -1328,7 +1458,7 @@ static bool maybe_tuple(const pj_val *x) { return x->kind == V_TUPLE || maybe_ob
 
 static bool step(vm *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     size_t n;
     pj_val x, y, z;
     const pj_opinfo *info = &pj_opcode_table[v->op];
@@ -1519,6 +1649,8 @@ static bool step(vm *v)
     case OP_EMPTY_TUPLE: {
         x = mkval(v, v->op == OP_EMPTY_LIST ? V_LIST : v->op == OP_EMPTY_DICT ? V_DICT
                      : v->op == OP_EMPTY_SET ? V_SET : V_TUPLE);
+        if (summary_only(v, (pj_vkind)x.kind))
+            return push(v, x);
         x.u.seq = new_seq(v);
         return x.u.seq && push(v, x);
     }
@@ -1587,10 +1719,10 @@ static bool step(vm *v)
             key = le(p, w);
         }
         if (is_get) {
-            memo_slot *s = memo_find(v, key);
-            if (s == NULL)
+            const pj_val *m = memo_get(v, key);
+            if (m == NULL)
                 return fail(v, PJ_MEMO_MISSING, "Memo value not found at index %" PRIu64, key);
-            return push(v, s->val);
+            return push(v, *m);
         }
         pj_val *t = top(v);
         return t && memo_put(v, key, *t);
@@ -1817,7 +1949,7 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
     } else {
         while (!v.failed) {
             v.op_off = v.pos;
-            const uint8_t *p;
+            const uint8_t *p = NULL;
             v.op = 0;
             if (!rd(&v, 1, &p))
                 break;
@@ -1850,6 +1982,9 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
         s->protocol = 0; /* no PROTO: the unpickler runs as protocol 0 */
     emit_stream_meta(&v);
     bool straddled = v.straddled;
+    free(v.stack);
+    free(v.dense);
+    free(v.memo);
     pj_arena_release(&v.a);
     *end = v.pos;
     /* A frame straddle means pickle.loads() sees other opcodes than
