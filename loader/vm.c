@@ -59,6 +59,7 @@ typedef struct vm {
     memo_slot *memo;        /* sparse memo keys */
     size_t memo_cap, sparse_len;
     size_t memo_len;        /* entries in both: MEMOIZE's key */
+    bool sparse_noted;
     size_t heap_bytes;      /* malloc'd memo/stack bytes, counted in the budget */
 
     gseen *seen;
@@ -308,6 +309,14 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
     if (old != NULL) {
         *(pj_val *)old = val;
         return true;
+    }
+    if (key >= 2 * (uint64_t)v->memo_len + 1024 && !v->sparse_noted) {
+        v->sparse_noted = true;
+        pj_report_finding(v->r, PJ_BAD_MEMO_KEY, v->stream, v->op_off,
+                          "memo key %" PRIu64 " is far beyond the %zu entries so far: no pickler "
+                          "writes this, and CPython's unpickler allocates %" PRIu64 " memo slots for "
+                          "it (MemoryError when large) (%s at offset %zu)",
+                          key, v->memo_len, key * 2, pj_opcode_table[v->op].name, v->op_off);
     }
     if (v->memo_len >= v->ctx->limits->max_memo)
         return fail(v, PJ_LIMIT_MEMO, "memo limit of %" PRIu32 " entries reached",
@@ -1065,7 +1074,10 @@ static bool do_persid(vm *v, pj_val pid)
     if (v->persids++ == 0)
         v->persid_offset = v->op_off;
     const pj_val *tag = tuple_item(&pid, 0);
-    if (tag != NULL && pj_val_str_eq(tag, "storage") && tuple_len(&pid) == 5) {
+    /* ('storage', type, key, location, numel) in zip checkpoints; legacy
+     * files add view metadata as a sixth item. */
+    if (tag != NULL && pj_val_str_eq(tag, "storage") &&
+        (tuple_len(&pid) == 5 || tuple_len(&pid) == 6)) {
         const pj_val *loc = tuple_item(&pid, 3);
         if (loc && loc->kind == V_STR)
             note_location(v, loc);

@@ -4,6 +4,7 @@
 # up.  A suite that exits non-zero without such a line counts as one failure.
 set -u
 cd "$(dirname "$0")/.."
+rm -rf build/test-codes-seen
 total_pass=0 total_fail=0 total_skip=0
 for suite in tests/suites/*.sh; do
   name=$(basename "$suite" .sh)

@@ -1,10 +1,30 @@
 """Helpers shared by the end-to-end tests."""
 import json
 import os
+import re
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PJ_BIN", os.path.join(ROOT, "build", "asan", "picklejail"))
+
+
+CODES_DIR = os.path.join(ROOT, "build", "test-codes-seen")
+
+
+def _record(text):
+    """Remember every finding code a test saw the CLI emit (tests/suites/90-codes.sh
+    checks that every documented code is emitted by some test)."""
+    codes = sorted(set(re.findall(r"\bPJ[1-5][0-9][0-9]\b", text)))
+    if not codes:
+        return
+    os.makedirs(CODES_DIR, exist_ok=True)
+    with open(os.path.join(CODES_DIR, "e2e-%d.txt" % os.getpid()), "a") as f:
+        f.write("\n".join(codes) + "\n")
+
+
+def record_codes(files):
+    """Record the codes of already-parsed JSON file entries."""
+    _record(" ".join(f["code"] for d in files for f in d.get("findings", [])))
 
 
 def run(*args, input=None, timeout=120):
@@ -12,7 +32,9 @@ def run(*args, input=None, timeout=120):
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
     p = subprocess.run([BIN, *args], input=input, capture_output=True, timeout=timeout, env=env)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    out = p.stdout.decode("utf-8", "replace")
+    _record(out)
+    return p.returncode, out, p.stderr.decode("utf-8", "replace")
 
 
 def scan_json(*paths, extra=(), input=None):
