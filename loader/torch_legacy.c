@@ -93,19 +93,22 @@ static bool simple_pickle(const uint8_t *d, size_t n, size_t *p, simple *s)
 
 static const unsigned elsizes[] = {4, 8, 2, 1, 16};
 
+/* reached: smallest number of bytes left over after all storages (when
+ * the storages end early), or SIZE_MAX; ran_out: some split needed more
+ * bytes than the file has. */
 static bool tile(const uint8_t *d, size_t end, size_t pos, size_t left, unsigned *budget,
-                 size_t *reached)
+                 size_t *leftover, bool *ran_out)
 {
     if (*budget == 0)
         return false;
     (*budget)--;
     if (left == 0) {
-        if (pos > *reached)
-            *reached = pos;
+        if (pos < end && end - pos < *leftover)
+            *leftover = end - pos;
         return pos == end;
     }
     if (end - pos < 8) {
-        *reached = end + 1; /* ran out */
+        *ran_out = true;
         return false;
     }
     uint64_t numel = pj_le64(d + pos);
@@ -114,11 +117,10 @@ static bool tile(const uint8_t *d, size_t end, size_t pos, size_t left, unsigned
             continue;
         uint64_t nb = numel * elsizes[i];
         if (nb > end - pos - 8) {
-            if (*reached < end + 1)
-                *reached = end + 1;
+            *ran_out = true;
             continue;
         }
-        if (tile(d, end, pos + 8 + (size_t)nb, left - 1, budget, reached))
+        if (tile(d, end, pos + 8 + (size_t)nb, left - 1, budget, leftover, ran_out))
             return true;
     }
     return false;
@@ -131,19 +133,24 @@ static void check_storages(pj_scan_ctx *ctx, const uint8_t *d, size_t n, size_t 
     snprintf(v, sizeof v, "%zu", keys);
     pj_cmeta(ctx, loc, "torch.legacy.storages", v);
     unsigned budget = 20000;
-    size_t reached = 0;
-    if (tile(d, n, pos, keys, &budget, &reached))
+    size_t leftover = SIZE_MAX;
+    bool ran_out = false;
+    if (tile(d, n, pos, keys, &budget, &leftover, &ran_out))
         return;
-    if (reached > n) /* every pickle already ran before torch reads storages */
+    if (leftover != SIZE_MAX)
+        pj_cfinding(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, n - leftover,
+                    "legacy torch file: the %zu bytes after the pickles do not split into %zu "
+                    "storages (count + data): %zu bytes left over at offset %zu; trailing or "
+                    "hidden data",
+                    n - pos, keys, leftover, n - leftover);
+    else if (ran_out) /* every pickle already ran before torch reads storages */
         pj_cfinding_sev(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, PJ_SEV_INFO, pos,
-                    "legacy torch file: %zu storages need more bytes than the %zu left after the "
-                    "pickles: truncated (torch raises: unexpected EOF)",
-                    keys, n - pos);
+                        "legacy torch file: %zu storages need more bytes than the %zu left after "
+                        "the pickles: truncated (torch raises: unexpected EOF)",
+                        keys, n - pos);
     else
         pj_cfinding(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, pos,
-                    "legacy torch file: the %zu bytes after the pickles do not split into %zu "
-                    "storages (count + data); trailing or hidden data?",
-                    n - pos, keys);
+                    "legacy torch file: storage data after offset %zu could not be checked", pos);
 }
 
 bool pj_torch_legacy_version_at(const uint8_t *d, size_t n, size_t off)
