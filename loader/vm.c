@@ -1091,6 +1091,11 @@ static bool do_persid(vm *v, pj_val pid)
             if (ls && !seen)
                 pj_report_add_meta(v->r, "torch.storage.location", ls);
         }
+    } else if (tag != NULL && pj_val_str_eq(tag, "module") && tuple_len(&pid) == 4 &&
+               tuple_item(&pid, 1) && tuple_item(&pid, 1)->kind == V_GLOBAL) {
+        /* Legacy torch.save of a whole module: ('module', class, source file,
+         * source); torch's persistent_load compares the source text and
+         * returns the class, which is reported as a global already. */
     } else {
         const char *txt = render_str(v, &pid);
         pj_report_finding(v->r, PJ_PERSISTENT_ID, v->stream, v->op_off,
