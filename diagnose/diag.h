@@ -19,7 +19,7 @@
 
 typedef enum diag_outcome {
     DIAG_WILL = 0, /* fails for the given (or any) target: severity SUSPICIOUS */
-    DIAG_MAY = 1,  /* fails on some targets (no CUDA, numpy < 2, ...): INFO */
+    DIAG_MAY = 1,  /* fails on some targets (no CUDA, numpy < 2, ...): SUSPICIOUS */
     DIAG_WARN = 2, /* loads, with a warning: INFO */
     DIAG_NOTE = 3, /* information (minimum Python, needed modules, wrong loader): INFO */
 } diag_outcome;
@@ -68,7 +68,8 @@ const char *pj_diag_py2_only(const char *top);
 const char *pj_diag_platform_module(const char *top, diag_row *row);
 /* Distribution name for a top-level import name (table, else the name itself). */
 const char *pj_diag_dist_name(const char *top, diag_row *row);
-/* Longest versioned-module prefix covering module: row cols = prefix dist since until repl. */
+/* Longest versioned-module prefix covering module: row cols = prefix dist since until repl
+ * without-target ("warn" | "quiet"). */
 bool pj_diag_versioned_module(const char *module, diag_row *row);
 /* torch weights-only: allowed by default?  blocked module? */
 bool pj_diag_torch_allowed(const char *module, const char *name);

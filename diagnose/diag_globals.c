@@ -263,6 +263,8 @@ static void rule_versioned(const diag_target *t, pj_report *r, modref *m)
     if (st.state == DIAG_MOD_FOUND)
         return;
     if (st.state == DIAG_MOD_UNKNOWN) {
+        if (row.n >= 6 && strcmp(row.col[5], "quiet") == 0)
+            return; /* current releases have it: only a target can say more */
         pj_diag_emit(r, PJ_LOAD_LIBRARY_PATH, DIAG_MAY, g.stream, g.offset,
                      "with %s outside %s: ModuleNotFoundError: No module named '%s' | why: %s exists "
                      "only in %s %s%s | fix: load it with %s %s (--site-packages checks the target)",
@@ -363,6 +365,10 @@ static void rule_sklearn_version(const diag_target *t, pj_report *r, keyset *ks)
                                                     : r->globals[i].name;
         has_tree = m && n && strcmp(m, "sklearn.tree._tree") == 0 && strcmp(n, "Tree") == 0;
     }
+    /* sklearn.version repeats the first estimator's: use it only without them. */
+    bool per_estimator = false;
+    for (size_t i = 0; i < r->n_meta && !per_estimator; i++)
+        per_estimator = strncmp(r->meta_keys[i], "sklearn.estimator.", 18) == 0;
     size_t emitted = 0;
     for (size_t i = 0; i < r->n_meta && emitted < 8; i++) {
         const char *k = r->meta_keys[i], *v = r->meta_values[i];
@@ -374,7 +380,7 @@ static void rule_sklearn_version(const diag_target *t, pj_report *r, keyset *ks)
             if (sscanf(v, "%d:%llu:%63[^:]:%199s", &s, &off, version, cls) < 3)
                 continue;
             stream = s;
-        } else if (strcmp(k, "sklearn.version") == 0) {
+        } else if (strcmp(k, "sklearn.version") == 0 && !per_estimator) {
             pj_diag_fmt(version, sizeof version, "%s", v);
         } else {
             continue;

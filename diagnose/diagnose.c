@@ -18,7 +18,7 @@ void pj_diag_emit(pj_report *r, pj_code code, diag_outcome o, int32_t stream, ui
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
-    pj_report_add_finding(r, code, o == DIAG_WILL ? PJ_SEV_SUSPICIOUS : PJ_SEV_INFO, stream, offset,
+    pj_report_add_finding(r, code, o <= DIAG_MAY ? PJ_SEV_SUSPICIOUS : PJ_SEV_INFO, stream, offset,
                           "%s: %s", outcome_names[o], body);
 }
 
@@ -217,7 +217,7 @@ static void triage(const diag_target *t, pj_report *r)
         char what[64] = "";
         if (missing != NULL)
             pj_diag_fmt(what, sizeof what, ", expected %s more bytes", missing);
-        pj_diag_emit(r, PJ_LOAD_TRUNCATED, missing ? DIAG_WILL : DIAG_MAY, -1, 0,
+        pj_diag_emit(r, PJ_LOAD_TRUNCATED, DIAG_WILL, -1, 0,
                      "RuntimeError: unexpected EOF%s. The file might be corrupted. | why: the "
                      "legacy PyTorch file ends before all tensor storage data | fix: download or "
                      "copy the file again",
@@ -407,6 +407,12 @@ static void stream_rules(const diag_target *t, pj_report *r)
                 (r->calls[c].opcode == 'Q' || r->calls[c].opcode == 'P') &&
                 device_in_args(r->calls[c].args, dev, sizeof dev))
                 dev_off = r->calls[c].offset;
+        /* The VM quotes persistent ids it does not recognise as storages in PJ122. */
+        for (size_t i = 0; dev[0] == '\0' && i < nf0; i++)
+            if (r->findings[i].code == PJ_PERSISTENT_ID && r->findings[i].stream == (int32_t)s &&
+                strstr(r->findings[i].message, "('storage'") != NULL &&
+                device_in_args(r->findings[i].message, dev, sizeof dev))
+                dev_off = r->findings[i].offset;
         if (dev[0] != '\0' && !device_done) {
             device_done = true;
             bool cuda = strncmp(dev, "cuda", 4) == 0;

@@ -274,7 +274,7 @@ static void test_numpy2_paths(void **state)
     assert_msg(f, "may fail: ");
     assert_msg(f, "No module named 'numpy._core'");
     assert_msg(f, ">= 2.0");
-    assert_int_equal(f->severity, PJ_SEV_INFO);
+    assert_int_equal(f->severity, PJ_SEV_SUSPICIOUS);
     pj_report_free(r);
 
     r = mk("pickle");
