@@ -1096,6 +1096,7 @@ static bool do_persid(vm *v, pj_val pid)
         /* Legacy torch.save of a whole module: ('module', class, source file,
          * source); torch's persistent_load compares the source text and
          * returns the class, which is reported as a global already. */
+        return push(v, *tuple_item(&pid, 1));
     } else {
         const char *txt = render_str(v, &pid);
         pj_report_finding(v->r, PJ_PERSISTENT_ID, v->stream, v->op_off,
