@@ -243,6 +243,19 @@ class TorchZip(Base):
         self.assertIn("os.system", globals_of(e))
         self.assertFalse([c for c in codes(e) if c in ("PJ205", "PJ206", "PJ211")], codes(e))
 
+    def test_out_of_bounds_offsets(self):
+        data = bytearray(torch_zip(BENIGN))
+        cd, eocd = cd_offset(bytes(data))
+        n1 = struct.unpack_from("<HHH", data, cd + 28)
+        second = cd + 46 + sum(n1)
+        struct.pack_into("<I", data, second + 42, 0x7FFFFFF0)  # local header far past the end
+        rc, e = self.scan(bytes(data))
+        self.assertFinding(e, "PJ203", "no local header")
+        struct.pack_into("<I", data, second + 42, struct.unpack_from("<I", torch_zip(BENIGN), second + 42)[0])
+        struct.pack_into("<I", data, second + 20, 1 << 30)  # compressed size past the end
+        rc, e = self.scan(bytes(data))
+        self.assertFinding(e, "PJ203", "run past the end")
+
     def test_nested_zip_in_zip(self):
         b = io.BytesIO()
         with zipfile.ZipFile(b, "w") as z:
@@ -333,6 +346,17 @@ class Wrappers(Base):
         data = gzip.compress(BENIGN) + gzip.compress(PAYLOAD)
         rc, e = self.scan(data)
         self.assertIn("os.system", globals_of(e))
+
+    def test_lz4_not_supported_is_said(self):
+        rc, e = self.scan(b"\x04\x22\x4d\x18\x64\x40\xa7" + b"\x00" * 16)
+        self.assertEqual(e["format"], "lz4")
+        self.assertFinding(e, "PJ225", "NOT scanned")
+        self.assertNotEqual(e["verdict"], "safe")
+
+    def test_damaged_7z(self):
+        rc, e = self.scan(b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\xff" * 40)
+        self.assertEqual(e["format"], "7z")
+        self.assertFinding(e, "PJ219")
 
     def test_bomb(self):
         data = gzip.compress(b"\x00" * (3 << 20))
