@@ -360,12 +360,14 @@ int main(int argc, char **argv)
         case O_POLICY:
             if (!pj_policy_add_file(c.policy, optarg, err, sizeof err)) {
                 fprintf(stderr, "picklejail: %s\n", err);
+                pj_policy_free(c.policy); /* no leak report under ASan */
                 return EXIT_USAGE;
             }
             break;
         case O_PROFILE:
             if (!pj_policy_add_profile(c.policy, optarg, err, sizeof err)) {
                 fprintf(stderr, "picklejail: %s\n", err);
+                pj_policy_free(c.policy); /* no leak report under ASan */
                 return EXIT_USAGE;
             }
             break;
