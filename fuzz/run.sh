@@ -20,8 +20,8 @@ libfuzzer)
   set -x
   ASAN_OPTIONS=detect_leaks=1 build/fuzz/$name "$corpus" "$seeds" ${dict:+-dict=$dict} \
     -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
-    -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
-    -artifact_prefix=build/fuzz/artifacts/$name-
+    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$name- \
+    $( [ "$jobs" -gt 1 ] && echo "-jobs=$jobs -workers=$jobs" )
   ;;
 afl)
   out=build/afl/out/$name

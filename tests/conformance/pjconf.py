@@ -134,7 +134,7 @@ class _Meta(type):
             if name in ("__getinitargs__", "__dict__", "__reduce__", "__reduce_ex__"):
                 raise AttributeError(name)
             return type.__getattribute__(cls, name)
-        if "." in name:
+        if "." in name or "\x00" in name or name == "":
             raise AttributeError(name)
         pend = _REC.pending
         path = type.__getattribute__(cls, "_pj_path") + "." + name
@@ -168,7 +168,7 @@ class _Module:
         mod = object.__getattribute__(self, "_pj_name")
         if name.startswith("_pj_"):
             return object.__getattribute__(self, name)
-        if "." in name or name == "":
+        if "." in name or name == "" or "\x00" in name:
             raise AttributeError(name)
         pend = _REC.pending
         child = _new_standin(mod + "." + name, True)
@@ -191,6 +191,13 @@ class _FakeImports:
     def fake_import(self, name, globals=None, locals=None, fromlist=(), level=0):
         if not isinstance(name, str):
             raise TypeError("module name must be str")
+        # Names no real import can succeed with fail as they would.
+        if not name:
+            raise ValueError("Empty module name")
+        if "\x00" in name:
+            raise ValueError("embedded null character")
+        if "" in name.split("."):
+            raise ModuleNotFoundError("No module named %r" % name)
         if name not in self.saved:
             self.saved[name] = sys.modules.get(name, _ABSENT)
         mod = _Module(name)
@@ -235,7 +242,7 @@ def _finish_global():
     names = ev.pop("_walk_names", None)
     ev.pop("_walk", None)
     ev.pop("_mod", None)
-    if names:
+    if names and not ev.get("failed"):
         ev["name"] = ".".join(names)
 
 
@@ -264,10 +271,13 @@ class RecordingUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         _finish_global()
-        _begin_global(module, name)
+        ev = _begin_global(module, name)
         try:
             with _FakeImports():
                 return super().find_class(module, name)
+        except BaseException:
+            ev["failed"] = True  # the walk stopped part way: no resolved name
+            raise
         finally:
             _finish_global()
 
@@ -308,10 +318,13 @@ class PyRecordingUnpickler(pickle._Unpickler):
 
     def find_class(self, module, name):
         _finish_global()
-        _begin_global(module, name)
+        ev = _begin_global(module, name)
         try:
             with _FakeImports():
                 return super().find_class(module, name)
+        except BaseException:
+            ev["failed"] = True  # the walk stopped part way: no resolved name
+            raise
         finally:
             _finish_global()
 
@@ -522,75 +535,133 @@ def _pj_origin(g):
                                           4: "derived"}.get(o, str(o))
 
 
+def pj_escape(v):
+    """A CPython string as picklejail's report writes it (report.c: printable
+    ASCII kept, backslash doubled, UTF-8 kept, other bytes as \\xNN)."""
+    if v is None:
+        return None
+    out = []
+    for ch in v:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif 0x20 <= o < 0x7f or (o >= 0x80 and not 0xd800 <= o < 0xe000):
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % o if o < 0x100 else ch)
+    return "".join(out)
+
+
+def _gkey(e):
+    return (pj_escape(e["raw_module"]), pj_escape(e["raw_name"]),
+            pj_escape(e["module"] if e["module"] is not None else e["raw_module"]),
+            pj_escape(e["name"] if e["name"] is not None else e["raw_name"]))
+
+
+def _pkey(g):
+    return (g.get("module"), g.get("name"), g.get("resolved_module") or g.get("module"),
+            g.get("resolved_name") or g.get("name"))
+
+
+def _opn(e):
+    return OPNAMES.get(e["op"], "?") if "op" in e else "?"
+
+
 def compare_stream(cp, st, compare_build=True):
     """Compare one CPython load (file mode) with one picklejail stream.
-    Returns a list of human-readable differences (empty = agree)."""
+    Returns a list of differences, each "kind [opcode]: detail" (the part
+    before ':' is the disagreement's signature).  Accepted streams must agree
+    exactly; for a stream CPython rejects, what CPython did before failing
+    must be a prefix of what picklejail reports."""
     diffs = []
     base = st.get("offset", 0) or 0
-    pj_globals = [g for g in st.get("globals", []) if "derived" not in str(_pj_origin(g)).lower()]
-    # picklejail lists each distinct global of a stream once (first
-    # occurrence); CPython calls find_class every time.  Compare against
-    # CPython's first occurrences of each (raw, resolved) pair.
+    accepted = cp["ok"]
+    # picklejail may list a global of a stream once (first occurrence) where
+    # CPython calls find_class every time: compare first occurrences of each
+    # (raw, resolved) pair on both sides.
     cp_globals, seen = [], set()
     for e in cp["events"]:
-        if e["ev"] == "global":
-            k = (e["raw_module"], e["raw_name"], e["module"], e["name"])
-            if k not in seen:
-                seen.add(k)
-                cp_globals.append(e)
-    accepted = cp["ok"]
-    n = len(cp_globals)
-    if accepted and len(pj_globals) != n:
-        diffs.append("globals: CPython %d, picklejail %d" % (n, len(pj_globals)))
-    if not accepted and len(pj_globals) < n:
-        diffs.append("globals: CPython touched %d before failing, picklejail reports %d"
-                     % (n, len(pj_globals)))
-    for i, (c, p) in enumerate(zip(cp_globals, pj_globals)):
-        is_ext = "ext" in str(_pj_origin(p)).lower()
-        if is_ext:
+        if e["ev"] == "global" and _gkey(e) not in seen:
+            seen.add(_gkey(e))
+            cp_globals.append(e)
+    pj_globals, seen = [], set()
+    for g in st.get("globals", []):
+        if "derived" not in str(_pj_origin(g)).lower() and _pkey(g) not in seen:
+            seen.add(_pkey(g))
+            pj_globals.append(g)
+    for i in range(max(len(cp_globals), len(pj_globals))):
+        c = cp_globals[i] if i < len(cp_globals) else None
+        p = pj_globals[i] if i < len(pj_globals) else None
+        if c is None:
+            if accepted:
+                diffs.append("global-extra [%s]: picklejail reports global %d %s.%s @%s, CPython never "
+                             "looks it up" % (_pj_op(p.get("opcode")), i, p.get("module"), p.get("name"),
+                                              p.get("offset")))
+            break
+        ck = _gkey(c)
+        if p is None:
+            diffs.append("global-missing [%s]: CPython looks up %s.%s (-> %s.%s)%s, picklejail reports "
+                         "only %d globals" % (_opn(c), ck[0], ck[1], ck[2], ck[3],
+                                               " @%d" % c["off"] if "off" in c else "", len(pj_globals)))
+            break
+        if "ext" in str(_pj_origin(p)).lower():
             if (c["raw_module"], c["raw_name"]) not in EXT_CODES.values():
-                diffs.append("global %d: picklejail EXT global, CPython %s.%s"
-                             % (i, c["raw_module"], c["raw_name"]))
+                diffs.append("global-ext [%s]: picklejail EXT global %d, CPython %s.%s"
+                             % (_opn(c), i, ck[0], ck[1]))
+                break
             continue
-        if (p.get("module"), p.get("name")) != (c["raw_module"], c["raw_name"]):
-            diffs.append("global %d: CPython raw %s / %s, picklejail %s / %s"
-                         % (i, c["raw_module"], c["raw_name"], p.get("module"), p.get("name")))
-            continue
-        pr = (p.get("resolved_module") or p.get("module"), p.get("resolved_name") or p.get("name"))
-        cr = (c["module"] or c["raw_module"], c["name"] or c["raw_name"])
-        if c["module"] is not None and pr != cr:
-            diffs.append("global %d %s.%s: CPython resolves to %s.%s, picklejail to %s.%s"
-                         % (i, c["raw_module"], c["raw_name"], cr[0], cr[1], pr[0], pr[1]))
-        if "off" in c and p.get("offset") is not None:
-            if p["offset"] not in (c["off"], c["off"] - base):
-                diffs.append("global %d %s.%s: CPython offset %d (%s), picklejail %s (%s)"
-                             % (i, c["raw_module"], c["raw_name"], c["off"],
-                                OPNAMES.get(c["op"]), p["offset"], _pj_op(p.get("opcode"))))
+        pk = _pkey(p)
+        if pk[:2] != ck[:2]:
+            diffs.append("global-raw [%s]: global %d: CPython %s / %s%s, picklejail %s / %s @%s"
+                         % (_opn(c), i, ck[0], ck[1], " @%d" % c["off"] if "off" in c else "",
+                            pk[0], pk[1], p.get("offset")))
+            break
+        if c["module"] is not None and not c.get("failed") and pk[2:] != ck[2:]:
+            diffs.append("global-resolved [%s]: global %d %s.%s: CPython resolves to %s.%s, picklejail "
+                         "to %s.%s" % (_opn(c), i, ck[0], ck[1], ck[2], ck[3], pk[2], pk[3]))
+            break
+        if "off" in c and p.get("offset") is not None and p["offset"] not in (c["off"], c["off"] - base):
+            diffs.append("global-offset [%s]: global %d %s.%s: CPython @%d, picklejail %s @%s"
+                         % (_opn(c), i, ck[0], ck[1], c["off"], _pj_op(p.get("opcode")), p["offset"]))
+            break
     kinds = CALL_KINDS if compare_build else CALL_KINDS - {"build"}
     cp_calls = [e for e in cp["events"] if e["ev"] == "call" and e["kind"] in kinds]
     pj_calls = [c for c in st.get("calls", [])
                 if compare_build or _pj_op(c.get("opcode")) != "BUILD"]
-    if accepted and len(cp_calls) != len(pj_calls):
-        diffs.append("calls: CPython %d, picklejail %d" % (len(cp_calls), len(pj_calls)))
-    if not accepted and len(pj_calls) < len(cp_calls):
-        diffs.append("calls: CPython made %d before failing, picklejail reports %d"
-                     % (len(cp_calls), len(pj_calls)))
-    for i, (c, p) in enumerate(zip(cp_calls, pj_calls)):
+    for i in range(max(len(cp_calls), len(pj_calls))):
+        c = cp_calls[i] if i < len(cp_calls) else None
+        p = pj_calls[i] if i < len(pj_calls) else None
+        if c is None:
+            if accepted:
+                diffs.append("call-extra [%s]: picklejail reports call %d %s%s @%s, CPython makes only %d"
+                             % (_pj_op(p.get("opcode")), i, p.get("callee"), p.get("args"),
+                                p.get("offset"), len(cp_calls)))
+            break
+        if p is None:
+            diffs.append("call-missing [%s]: CPython %s %s%s%s, picklejail reports only %d calls"
+                         % (_opn(c), c["kind"], pj_escape(c["callee"]), pj_escape(c["args"]),
+                            " @%d" % c["off"] if "off" in c else "", len(pj_calls)))
+            break
         op = _pj_op(p.get("opcode"))
         if "op" in c:
             if OPNAMES.get(c["op"]) != op:
-                diffs.append("call %d %s: CPython opcode %s, picklejail %s"
-                             % (i, c["callee"], OPNAMES.get(c["op"]), op))
-            elif p.get("offset") is not None and p["offset"] not in (c["off"], c["off"] - base):
-                diffs.append("call %d %s: CPython offset %d, picklejail %s"
-                             % (i, c["callee"], c["off"], p["offset"]))
+                diffs.append("call-opcode [%s]: call %d %s: CPython %s @%d, picklejail %s @%s"
+                             % (_opn(c), i, pj_escape(c["callee"]), OPNAMES.get(c["op"]), c["off"], op,
+                                p.get("offset")))
+                break
+            if p.get("offset") is not None and p["offset"] not in (c["off"], c["off"] - base):
+                diffs.append("call-offset [%s]: call %d %s: CPython @%d, picklejail @%s"
+                             % (_opn(c), i, pj_escape(c["callee"]), c["off"], p["offset"]))
+                break
         elif op not in KIND_OPS[c["kind"]]:
-            diffs.append("call %d %s: CPython %s, picklejail opcode %s"
-                         % (i, c["callee"], c["kind"], op))
+            diffs.append("call-opcode [%s]: call %d %s: CPython %s, picklejail opcode %s"
+                         % (c["kind"], i, pj_escape(c["callee"]), c["kind"], op))
+            break
         if c["callee_global"] and c["kind"] != "build":
-            if not callee_matches(c["callee"], p.get("callee", "")):
-                diffs.append("call %d: CPython callee %s, picklejail %s"
-                             % (i, c["callee"], p.get("callee")))
+            if not callee_matches(pj_escape(c["callee"]), p.get("callee", "")):
+                diffs.append("call-callee [%s]: call %d: CPython callee %s, picklejail %s"
+                             % (_opn(c), i, pj_escape(c["callee"]), p.get("callee")))
+                break
     return diffs
 
 
@@ -640,15 +711,16 @@ def compare_file(rec, entry):
             st = streams[0]
         if st is None:
             if cp["ok"] or cp["events"]:
-                diffs.append("load %d at offset %d (%s): picklejail has no stream there"
-                             % (k, cp["start"], "accepted" if cp["ok"] else "rejected"))
+                diffs.append("stream-missing: load %d at offset %d (%s by CPython, %d events): "
+                             "picklejail has no stream there"
+                             % (k, cp["start"], "accepted" if cp["ok"] else "rejected", len(cp["events"])))
             continue
         d = compare_stream(cp, st, compare_build)
         compared += 1
-        diffs.extend("load %d @%d: %s" % (k, cp["start"], x) for x in d)
+        diffs.extend("%s (load %d @%d)" % (x, k, cp["start"]) for x in d)
         if cp["ok"] and st.get("complete") is False:
-            diffs.append("load %d @%d: CPython accepts the stream, picklejail marks it incomplete"
-                         % (k, cp["start"]))
+            diffs.append("stream-incomplete: CPython accepts load %d @%d, picklejail marks the stream "
+                         "incomplete" % (k, cp["start"]))
     return compared, diffs, notes
 
 
