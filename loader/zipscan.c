@@ -244,17 +244,18 @@ static void torch_records(zipview *v)
         if (mi < 0)
             continue;
         const pj_zip_entry *e = &v->z.e[mi];
+        const char *shown = pj_escape_name(v->a, (const uint8_t *)full, strlen(full));
         if (!name_is(e, full) && pj_zip_cpython_locate(&v->z, (const uint8_t *)full, strlen(full)) < 0)
             pj_cfinding(v->ctx, v->loc, PJ_ZIP_CASE_ONLY_MATCH, e->local_ofs,
                         "PyTorch loads member '%s' as record '%s' (miniz matches names "
                         "case-insensitively); Python's zipfile and extension-based scanners do "
                         "not find '%s'",
-                        pj_escape_name(v->a, e->name, e->name_len > 200 ? 200 : e->name_len), full,
-                        full);
+                        pj_escape_name(v->a, e->name, e->name_len > 200 ? 200 : e->name_len), shown,
+                        shown);
         bool version = strcmp(recs[r], "version") == 0 || strcmp(recs[r], ".data/version") == 0;
         if (version || strcmp(recs[r], "byteorder") == 0) {
             member m;
-            if (!read_member(v, e, full, 64, &m))
+            if (!read_member(v, e, shown, 64, &m))
                 continue;
             char val[65];
             size_t o = 0;
@@ -406,7 +407,8 @@ void pj_scan_zip(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const char *loc)
         strcmp(ctx->report->format, "joblib") != 0 && strcmp(ctx->report->format, "unknown") != 0)
         ctx->report->format = v.torchscript ? "torchscript" : v.torch ? "torch-zip" : v.npz ? "npz" : "zip";
     if (v.torch && v.prefix_len > 0)
-        pj_cmeta(ctx, loc, "torch.record_prefix", v.prefix);
+        pj_cmeta(ctx, loc, "torch.record_prefix",
+                 pj_escape_name(&a, (const uint8_t *)v.prefix, v.prefix_len));
     check_names(&v);
     if (v.torch)
         torch_records(&v);
