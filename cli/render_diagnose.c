@@ -4,6 +4,8 @@
  * to do>" (diagnose/diag.h); this splits them back into lines. */
 #include "render_diagnose.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { O_WILL, O_MAY, O_WARN, O_NOTE, O_N };
@@ -60,6 +62,25 @@ static void render_finding(FILE *out, const pj_report *r, const pj_finding *f, b
         part(out, ind, "fix: ", fix + 8, strlen(fix + 8));
 }
 
+typedef struct sort_item {
+    int outcome;
+    int32_t stream;
+    uint64_t offset;
+    size_t index;
+} sort_item;
+
+static int cmp_item(const void *pa, const void *pb)
+{
+    const sort_item *a = pa, *b = pb;
+    if (a->outcome != b->outcome)
+        return a->outcome < b->outcome ? -1 : 1;
+    if (a->stream != b->stream)
+        return a->stream < b->stream ? -1 : 1;
+    if (a->offset != b->offset)
+        return a->offset < b->offset ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
 void pj_render_diagnosis(FILE *out, const char *path, const pj_report *r, bool color)
 {
     size_t count[O_N] = {0};
@@ -92,13 +113,21 @@ void pj_render_diagnosis(FILE *out, const char *path, const pj_report *r, bool c
         fprintf(out, ", %zu pickle streams", r->n_streams);
     fputs(")\n", out);
 
-    /* Failures first, then warnings, then notes; each in report order. */
-    for (int o = 0; o < O_N; o++)
-        for (size_t i = 0; i < r->n_findings; i++) {
-            const pj_finding *f = &r->findings[i];
-            if (f->cls == PJ_CLASS_LOAD && outcome_of(f->message) == o)
-                render_finding(out, r, f, color);
-        }
+    /* Failures first, then warnings, then notes; each in file order (file-level
+     * problems, then by stream and offset), so the first "will fail" line is
+     * the error the loader stops at. */
+    size_t n = 0;
+    sort_item *items = calloc(r->n_findings ? r->n_findings : 1, sizeof *items);
+    for (size_t i = 0; items != NULL && i < r->n_findings; i++) {
+        const pj_finding *f = &r->findings[i];
+        if (f->cls == PJ_CLASS_LOAD)
+            items[n++] = (sort_item){outcome_of(f->message), f->stream, f->offset, i};
+    }
+    if (items != NULL)
+        qsort(items, n, sizeof *items, cmp_item);
+    for (size_t i = 0; i < n; i++)
+        render_finding(out, r, &r->findings[items[i].index], color);
+    free(items);
 
     /* Loading runs whatever the file calls: point at the security verdict. */
     if (r->scanned && r->verdict != PJ_VERDICT_SAFE)

@@ -183,6 +183,25 @@ static void rule_main(pj_report *r, keyset *ks, modlist *ml, size_t gi)
                  name, mod, name, name);
 }
 
+/* TorchScript archives name their compiled classes __torch__.*: torch.jit.load
+ * resolves them, Python's pickle cannot. */
+static void rule_torchscript(pj_report *r, keyset *ks, modlist *ml, size_t gi)
+{
+    pj_global g = r->globals[gi];
+    const char *mod = g.resolved_module ? g.resolved_module : g.module;
+    if (strcmp(mod, "__torch__") != 0 && strncmp(mod, "__torch__.", 10) != 0)
+        return;
+    mod_get(ml, mod)->handled = true;
+    if ((r->format != NULL && strcmp(r->format, "torchscript") == 0) ||
+        !once(ks, "torchscript", NULL, NULL))
+        return;
+    pj_diag_emit(r, PJ_LOAD_MODULE_MISSING, DIAG_WILL, g.stream, g.offset,
+                 "ModuleNotFoundError: No module named '__torch__' | why: %s.%s is a TorchScript "
+                 "class: this pickle comes from a TorchScript archive (torch.jit.save) | fix: load "
+                 "the whole archive with torch.jit.load",
+                 mod, g.resolved_name ? g.resolved_name : g.name);
+}
+
 static void rule_pathlib(const diag_target *t, pj_report *r, keyset *ks, modlist *ml, size_t gi)
 {
     pj_global g = r->globals[gi];
@@ -281,7 +300,7 @@ static void rule_versioned(const diag_target *t, pj_report *r, modref *m)
                  range, dist, installed ? ver : "the target's version");
 }
 
-static void rule_env(const diag_target *t, pj_report *r, modref *m)
+static void rule_env(const diag_target *t, pj_report *r, keyset *ks, modref *m)
 {
     pj_global g = r->globals[m->first];
     char top[128];
@@ -323,6 +342,8 @@ static void rule_env(const diag_target *t, pj_report *r, modref *m)
     char err[300], dist[128] = "", ver[64] = "";
     status_error(&st, err, sizeof err);
     if (strcmp(st.missing, top) == 0) {
+        if (!once(ks, "missing", top, NULL))
+            return; /* one finding per missing top-level module */
         const char *dn = pj_diag_dist_name(top, &row);
         bool known = strcmp(dn, top) != 0 || pj_diag_versioned_module(top, &row);
         if (st.where[0] != '\0')
@@ -552,6 +573,7 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
             continue;
         rule_py2(r, &ks, &ml, i);
         rule_main(r, &ks, &ml, i);
+        rule_torchscript(r, &ks, &ml, i);
         rule_pathlib(t, r, &ks, &ml, i);
     }
     for (size_t i = 0; i < ml.n; i++) {
@@ -559,7 +581,7 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
             continue;
         rule_versioned(t, r, &ml.v[i]);
         if (!ml.v[i].handled)
-            rule_env(t, r, &ml.v[i]);
+            rule_env(t, r, &ks, &ml.v[i]);
     }
     rule_sklearn_version(t, r, &ks);
     rule_torch_weights_only(t, r);

@@ -346,6 +346,41 @@ static void stream_rules(const diag_target *t, pj_report *r)
             if (f.stream != (int32_t)s || type == NULL)
                 continue;
             const char *msg = f.message ? f.message : "";
+            /* Refine the type where CPython's differs by case (Modules/_pickle.c):
+             * EOF when reading an opcode byte is EOFError; a huge length is
+             * allocated before reading (MemoryError); STRING quoting errors
+             * are UnpicklingErrors. */
+            unsigned long long need = 0;
+            const char *np = strstr(msg, "needs ");
+            if (np == NULL)
+                np = strstr(msg, "frame of ");
+            if (np != NULL)
+                need = strtoull(np + (np[0] == 'n' ? 6 : 9), NULL, 10);
+            if (f.code == PJ_TRUNCATED && need >= (1ull << 36)) {
+                pj_diag_emit(r, PJ_LOAD_STREAM_ERROR, DIAG_WILL, f.stream, f.offset,
+                             "MemoryError (or _pickle.UnpicklingError: pickle data was truncated) | "
+                             "why: an opcode at offset %llu declares %llu bytes, which the "
+                             "unpickler allocates before reading (%s) | fix: the file is damaged or "
+                             "hostile; obtain it again",
+                             (unsigned long long)f.offset, need, pj_code_id(f.code));
+                break;
+            }
+            if (f.code == PJ_TRUNCATED && strstr(msg, "(opcode at offset") != NULL) {
+                pj_diag_emit(r, PJ_LOAD_STREAM_ERROR, DIAG_WILL, f.stream, f.offset,
+                             "EOFError: Ran out of input | why: the pickle stream ends at offset "
+                             "%llu without a STOP opcode: the file was cut short (%s) | fix: obtain "
+                             "the complete file again",
+                             (unsigned long long)f.offset, pj_code_id(f.code));
+                break;
+            }
+            if (strstr(msg, "CPython's unpickler allocates") != NULL)
+                type = "MemoryError";
+            else if (strncmp(msg, "the STRING opcode", 17) == 0)
+                type = "_pickle.UnpicklingError";
+            else if (f.code == PJ_BAD_OPERAND_TYPE && strstr(msg, "(SETITEM") != NULL)
+                type = "TypeError"; /* PyObject_SetItem on a non-dict */
+            else if (f.code == PJ_BAD_OPERAND_TYPE && strstr(msg, "(APPEND") != NULL)
+                type = "AttributeError"; /* looks up .append / .extend */
             if (f.code == PJ_TRUNCATED && st.length == 0)
                 pj_diag_emit(r, PJ_LOAD_STREAM_ERROR, DIAG_WILL, f.stream, f.offset,
                              "EOFError: Ran out of input | why: the pickle stream is empty | fix: "

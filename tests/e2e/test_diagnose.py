@@ -106,6 +106,44 @@ for _e in loadfail_samples():
     setattr(TestLoadfailCorpus, "test_" + _stem, _make(_e))
 
 
+# Malformed samples whose recorded exception diagnosis does not predict, and why.
+MALFORMED_UNPREDICTED = {
+    "corpus/malformed/newobj_non_type.pkl": "NEWOBJ on an int: a type check of runtime values",
+    "corpus/malformed/bomb_bytearray_call.pkl": "MemoryError inside a call the VM only records",
+    "corpus/malformed/mut/containers_p2_m09.pkl": "VM reports a later error than CPython's UTF-8 decode",
+    "corpus/malformed/mut/containers_p4_m14.pkl": "'dict'.append at runtime vs the VM's UTF-8 check",
+    "corpus/malformed/mut/containers_p2_m17.pkl": "attribute missing from a stdlib module (not checked)",
+    "corpus/malformed/mut/odict_p2_m19.pkl": "attribute missing from a stdlib module (not checked)",
+    "corpus/malformed/mut/odict_p2_m28.pkl": "attribute missing from a stdlib module (not checked)",
+    "corpus/malformed/mut/containers_p5_m30.pkl": "'dict'.append at runtime vs the VM's MARK check",
+}
+
+
+class TestMalformedCorpus(unittest.TestCase):
+    def test_first_predicted_error_matches_cpython(self):
+        """The first will-fail prediction names the exception CPython raised."""
+        checked, wrong = 0, []
+        with open(os.path.join(ROOT, "corpus", "manifest.jsonl")) as f:
+            samples = [json.loads(l) for l in f]
+        samples = [e for e in samples if e["category"] == "malformed" and not e.get("expect_loads")
+                   and (e.get("verified") or {}).get("exception")]
+        paths = [os.path.join(ROOT, e["path"]) for e in samples]
+        rc, doc = diagnose_json(*paths)
+        by_path = {os.path.relpath(x["path"], ROOT): x for x in doc["files"]}
+        for e in samples:
+            if e["path"] in MALFORMED_UNPREDICTED:
+                continue
+            want = e["verified"]["exception"].split(":", 1)[0]
+            fl = sorted(failing(by_path[e["path"]]),
+                        key=lambda x: (x["stream"] if x["stream"] is not None else -1, x["offset"]))
+            first = fl[0]["message"] if fl else ""
+            checked += 1
+            if (want + ":") not in first and (want + " (") not in first:
+                wrong.append((e["path"], e["verified"]["exception"][:80], first[:120]))
+        self.assertGreater(checked, 150)
+        self.assertEqual(wrong, [])
+
+
 class TestDiagnoseCli(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
