@@ -225,6 +225,18 @@ class TestDiagnoseCli(unittest.TestCase):
         rc, doc = diagnose_json(p, env=("--python", "3.11"))
         self.assertEqual(failing(doc["files"][0]), [])
 
+    def test_platform_module_and_incomplete_scan(self):
+        # nt exists only on Windows; the target is POSIX.
+        p = self.write("nt.pkl", b"\x80\x02cnt\nstat\n0N.")
+        rc, doc = diagnose_json(p, env=())
+        msgs = [f["message"] for f in failing(doc["files"][0]) if f["code"] == "PJ518"]
+        self.assertTrue(any("No module named 'nt'" in m for m in msgs), msgs)
+        # A scan stopped by a limit says the diagnosis is partial.
+        p = os.path.join(ROOT, "corpus", "benign", "containers_p2.pkl")
+        rc, out, err = run("diagnose", "--format", "json", "--max-opcodes", "3", p)
+        codes = [f["code"] for f in load_findings(json.loads(out)["files"][0])]
+        self.assertIn("PJ519", codes)
+
     def test_load_findings_do_not_change_the_verdict(self):
         for stem in ("numpy2_core_path_p2.pkl", "builtin_set_proto3.pkl", "torch_zip_cuda_storage.pt"):
             p = os.path.join(ROOT, "corpus", "loadfail", stem)
