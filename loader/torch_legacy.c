@@ -91,13 +91,30 @@ static bool simple_pickle(const uint8_t *d, size_t n, size_t *p, simple *s)
  * not in these bytes (it is in the main pickle's persistent ids), so find
  * sizes that make the storages tile the rest of the file exactly. ---- */
 
+static unsigned storage_elsize(const char *name)
+{
+    static const struct {
+        const char *n;
+        unsigned s;
+    } t[] = {{"DoubleStorage", 8}, {"FloatStorage", 4}, {"HalfStorage", 2},
+             {"LongStorage", 8},   {"IntStorage", 4},   {"ShortStorage", 2},
+             {"CharStorage", 1},   {"ByteStorage", 1},  {"BoolStorage", 1},
+             {"BFloat16Storage", 2}, {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
+             {"QUInt8Storage", 1}, {"QInt8Storage", 1}, {"QInt32Storage", 4},
+             {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1}, {"UntypedStorage", 1}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(name, t[i].n) == 0)
+            return t[i].s;
+    return 0;
+}
+
 static const unsigned elsizes[] = {4, 8, 2, 1, 16};
 
 /* reached: smallest number of bytes left over after all storages (when
  * the storages end early), or SIZE_MAX; ran_out: some split needed more
  * bytes than the file has. */
 static bool tile(const uint8_t *d, size_t end, size_t pos, size_t left, unsigned *budget,
-                 size_t *leftover, bool *ran_out)
+                 size_t *leftover, bool *ran_out, unsigned mask)
 {
     if (*budget == 0)
         return false;
@@ -113,21 +130,32 @@ static bool tile(const uint8_t *d, size_t end, size_t pos, size_t left, unsigned
     }
     uint64_t numel = pj_le64(d + pos);
     for (size_t i = 0; i < sizeof elsizes / sizeof elsizes[0]; i++) {
-        if (numel > UINT64_MAX / elsizes[i])
+        if (!(mask & elsizes[i]) || numel > UINT64_MAX / elsizes[i])
             continue;
         uint64_t nb = numel * elsizes[i];
         if (nb > end - pos - 8) {
             *ran_out = true;
             continue;
         }
-        if (tile(d, end, pos + 8 + (size_t)nb, left - 1, budget, leftover, ran_out))
+        if (tile(d, end, pos + 8 + (size_t)nb, left - 1, budget, leftover, ran_out, mask))
             return true;
     }
     return false;
 }
 
+/* Element sizes of the storage types the object pickle names (a bit per
+ * size), or every size when it names none we know. */
+static unsigned storage_sizes(const pj_report *r, int32_t stream)
+{
+    unsigned mask = 0;
+    for (size_t g = 0; g < r->n_globals; g++)
+        if (r->globals[g].stream == stream && r->globals[g].name != NULL)
+            mask |= storage_elsize(r->globals[g].name);
+    return mask ? mask : (1u | 2u | 4u | 8u | 16u);
+}
+
 static void check_storages(pj_scan_ctx *ctx, const uint8_t *d, size_t n, size_t pos, size_t keys,
-                           const char *loc)
+                           const char *loc, unsigned mask)
 {
     char v[32];
     snprintf(v, sizeof v, "%zu", keys);
@@ -135,7 +163,7 @@ static void check_storages(pj_scan_ctx *ctx, const uint8_t *d, size_t n, size_t 
     unsigned budget = 20000;
     size_t leftover = SIZE_MAX;
     bool ran_out = false;
-    if (tile(d, n, pos, keys, &budget, &leftover, &ran_out))
+    if (tile(d, n, pos, keys, &budget, &leftover, &ran_out, mask))
         return;
     if (leftover != SIZE_MAX)
         pj_cfinding(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, n - leftover,
@@ -170,6 +198,7 @@ void pj_scan_torch_legacy(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const ch
     size_t pos = 0;
     size_t keys = 0;
     bool keys_known = false;
+    int32_t object_stream = -1;
     for (int i = 0; i < 5; i++) {
         if (pos >= n) {
             pj_cfinding(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, pos,
@@ -214,10 +243,12 @@ void pj_scan_torch_legacy(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const ch
             pj_arena_release(&a);
             return;
         }
+        if (i == 3)
+            object_stream = (int32_t)ctx->report->n_streams - 1;
         pos = end;
     }
     if (keys_known)
-        check_storages(ctx, d, n, pos, keys, loc);
+        check_storages(ctx, d, n, pos, keys, loc, storage_sizes(ctx->report, object_stream));
     else if (pos < n)
         pj_cfinding_sev(ctx, loc, PJ_TORCH_LEGACY_MALFORMED, PJ_SEV_INFO, pos,
                         "legacy torch storage keys pickle not understood: %zu bytes of storage "
@@ -227,23 +258,6 @@ void pj_scan_torch_legacy(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const ch
 }
 
 /* ---- the tar layout ---- */
-
-static unsigned storage_elsize(const char *name)
-{
-    static const struct {
-        const char *n;
-        unsigned s;
-    } t[] = {{"DoubleStorage", 8}, {"FloatStorage", 4}, {"HalfStorage", 2},
-             {"LongStorage", 8},   {"IntStorage", 4},   {"ShortStorage", 2},
-             {"CharStorage", 1},   {"ByteStorage", 1},  {"BoolStorage", 1},
-             {"BFloat16Storage", 2}, {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
-             {"QUInt8Storage", 1}, {"QInt8Storage", 1}, {"QInt32Storage", 4},
-             {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1}, {"UntypedStorage", 1}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(name, t[i].n) == 0)
-            return t[i].s;
-    return 0;
-}
 
 /* The element size named by the storage type global the last stream
  * referenced (the VM records it). */
