@@ -355,6 +355,10 @@ static void scan_entry(zipview *v, size_t i)
         if (!read_member(v, e, mname, 64, &m))
             return;
         pj_fmt f = pj_sniff(m.p, m.len);
+        /* A peek is bounded and freed at once: it does not spend the
+         * file's decompression budget (a zip of many members would). */
+        if (v->ctx->decompressed_total >= m.dz.len)
+            v->ctx->decompressed_total -= m.dz.len;
         bool candidate = pj_fmt_is_container(f) ||
                          (mode == PJ_SNIFF_ANY && f == PJ_FMT_PICKLE) ||
                          (mode == PJ_SNIFF_PROTO && m.len >= 2 && m.p[0] == 0x80 && m.p[1] <= 5);
