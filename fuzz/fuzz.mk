@@ -89,9 +89,18 @@ $(AFLB)/fuzz_%: $(AFLB)/obj/fuzz/fuzz_%.o $(AFLB)/obj/fuzz/driver.o $(AFLB)/libp
 
 # Seed corpora: generated from corpus/ (and the conformance generator) into
 # build/fuzz/seeds/<name>/, plus the small committed fuzz/seeds/<name>/.
+# .names changes when a harness is added, so its seeds get made.
+FUZZ_NAMES_FILE := $(FZ)/seeds/.names
+$(shell mkdir -p $(FZ)/seeds; [ "$$(cat $(FUZZ_NAMES_FILE) 2>/dev/null)" = "$(FUZZ_NAMES)" ] || \
+	echo "$(FUZZ_NAMES)" > $(FUZZ_NAMES_FILE))
+# fuzz_wire's seeds are the wire messages of corpus/ reports (fuzz/gen_wire_seeds.c).
+FUZZ_WIRE_GEN := $(if $(filter fuzz_wire,$(FUZZ_NAMES)),$(ASN)/fuzz/gen_wire_seeds)
+$(ASN)/fuzz/gen_wire_seeds: $(ASN)/fuzz/gen_wire_seeds.o $(ASN)/libpicklejail.a
+	$(ASAN_CC) $(ASAN_CFLAGS) -o $@ $< $(ASN)/libpicklejail.a $(LIBS)
 $(FZ)/seeds/.stamp: fuzz/make_seeds.py tests/conformance/pjconf.py $(wildcard corpus/manifest.jsonl) \
-		$(wildcard fuzz/seeds/*/*)
-	$(PYTHON3) fuzz/make_seeds.py --out $(FZ)/seeds $(FUZZ_NAMES)
+		$(wildcard fuzz/seeds/*/*) $(FUZZ_NAMES_FILE) $(FUZZ_WIRE_GEN)
+	$(PYTHON3) fuzz/make_seeds.py --out $(FZ)/seeds $(if $(FUZZ_WIRE_GEN),--wire-gen $(FUZZ_WIRE_GEN)) \
+		$(FUZZ_NAMES)
 	@touch $@
 fuzz-seeds: $(FZ)/seeds/.stamp
 

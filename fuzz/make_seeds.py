@@ -29,8 +29,8 @@ FORMATS = {
     "container": None,
     "zip": {"torch-zip", "torchscript", "npz", "zip"},
     "npy": {"npy", "npz"},
-    "wire": set(),
-    "policy": set(),
+    "wire": set(),     # wire messages come from --wire-gen
+    "policy": set(),   # policy text: policy/rules/*.rules
 }
 PICKLE_LEVEL = {"vm"}
 
@@ -92,6 +92,15 @@ def seeds_for(short, entries, max_size):
             continue
         if len(d) <= max_size:
             seeds.append(d)
+    if short == "policy":
+        rules = os.path.join(ROOT, "policy", "rules")
+        if os.path.isdir(rules):
+            for n in sorted(os.listdir(rules)):
+                d = read(os.path.join(rules, n), max_size)
+                if d is not None:
+                    seeds.append(d)
+                    # single rules too: small inputs mutate better
+                    seeds.extend(ln for ln in d.splitlines()[:400:7] if ln.strip())
     if short in PICKLE_LEVEL or short in ("scan", "container"):
         sys.path.insert(0, os.path.join(ROOT, "tests", "conformance"))
         import pjconf
@@ -106,16 +115,32 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-size", type=int, default=65536)
+    ap.add_argument("--wire-gen", default=None,
+                    help="gen_wire_seeds binary: wire messages of corpus reports for fuzz_wire")
     ap.add_argument("harnesses", nargs="+")
     a = ap.parse_args()
     entries = manifest()
     for h in a.harnesses:
         short = h[5:] if h.startswith("fuzz_") else h
-        d = os.path.join(a.out, h)
+        d_out = d = os.path.join(a.out, h)
         os.makedirs(d, exist_ok=True)
         for old in os.listdir(d):
             os.unlink(os.path.join(d, old))
         seen = set()
+        if short == "wire" and a.wire_gen and os.path.exists(a.wire_gen):
+            import subprocess
+            import tempfile
+            with tempfile.TemporaryDirectory() as t:
+                files = [os.path.join(ROOT, m["path"]) for m in entries
+                         if m.get("category") in ("benign", "malicious")][::3]
+                files = [f for f in files if os.path.exists(f) and os.path.getsize(f) <= 1 << 20]
+                subprocess.run([a.wire_gen, t] + files, capture_output=True, timeout=300)
+                for n in sorted(os.listdir(t)):
+                    d = read(os.path.join(t, n), a.max_size)
+                    if d is not None and hashlib.sha1(d).hexdigest() not in seen:
+                        seen.add(hashlib.sha1(d).hexdigest())
+                        with open(os.path.join(d_out, hashlib.sha1(d).hexdigest()), "wb") as fh:
+                            fh.write(d)
         for s in seeds_for(short, entries, a.max_size):
             k = hashlib.sha1(s).hexdigest()
             if k in seen:
