@@ -344,18 +344,18 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "sarif") == 0)
                 c.format = FMT_SARIF;
             else
-                return bad_value("format", optarg, "expected text, json, jsonl or sarif");
+                { rc = bad_value("format", optarg, "expected text, json, jsonl or sarif"); goto out; }
             break;
         case 'v': c.verbose = true; break;
-        case 'h': usage(stdout); return EXIT_CLEAN;
-        case O_VERSION: printf("picklejail %s\n", PJ_VERSION); return EXIT_CLEAN;
+        case 'h': usage(stdout); goto out;
+        case O_VERSION: printf("picklejail %s\n", PJ_VERSION); goto out;
         case O_FAIL_ON:
             if (strcmp(optarg, "suspicious") == 0)
                 c.fail_on = PJ_SEV_SUSPICIOUS;
             else if (strcmp(optarg, "dangerous") == 0)
                 c.fail_on = PJ_SEV_DANGEROUS;
             else
-                return bad_value("fail-on", optarg, "expected suspicious or dangerous");
+                { rc = bad_value("fail-on", optarg, "expected suspicious or dangerous"); goto out; }
             break;
         case O_POLICY:
             if (!pj_policy_add_file(c.policy, optarg, err, sizeof err)) {
@@ -374,36 +374,36 @@ int main(int argc, char **argv)
         case O_NO_SANDBOX: c.opts.sandbox = false; break;
         case O_TIMEOUT:
             if (!parse_u64(optarg, 86400, &u) || u == 0)
-                return bad_value("timeout", optarg, "seconds between 1 and 86400");
+                { rc = bad_value("timeout", optarg, "seconds between 1 and 86400"); goto out; }
             c.opts.timeout_ms = (uint32_t)(u * 1000);
             break;
         case O_CPU:
             if (!parse_u64(optarg, 86400, &u) || u == 0)
-                return bad_value("cpu", optarg, "seconds between 1 and 86400");
+                { rc = bad_value("cpu", optarg, "seconds between 1 and 86400"); goto out; }
             c.opts.cpu_seconds = (uint32_t)u;
             break;
         case O_MEMORY:
             if (!parse_u64(optarg, 1u << 20, &u) || u < 64)
-                return bad_value("memory", optarg, "megabytes, at least 64");
+                { rc = bad_value("memory", optarg, "megabytes, at least 64"); goto out; }
             c.opts.memory_bytes = u << 20;
             break;
         case O_MAX_SIZE:
             if (!parse_u64(optarg, 1u << 24, &u) || u == 0)
-                return bad_value("max-size", optarg, "megabytes, at least 1");
+                { rc = bad_value("max-size", optarg, "megabytes, at least 1"); goto out; }
             c.opts.limits.max_input_bytes = u << 20;
             break;
         case O_MAX_OPCODES:
             if (!parse_u64(optarg, UINT64_MAX, &u) || u == 0)
-                return bad_value("max-opcodes", optarg, "a positive count");
+                { rc = bad_value("max-opcodes", optarg, "a positive count"); goto out; }
             c.opts.limits.max_opcodes = u;
             break;
         case O_MAX_MEMO:
         case O_MAX_STACK:
         case O_MAX_NESTING:
             if (!parse_u64(optarg, UINT32_MAX, &u) || u == 0)
-                return bad_value(opt == O_MAX_MEMO ? "max-memo" : opt == O_MAX_STACK ? "max-stack"
+                { rc = bad_value(opt == O_MAX_MEMO ? "max-memo" : opt == O_MAX_STACK ? "max-stack"
                                                                                      : "max-nesting",
-                                 optarg, "a positive count below 2^32");
+                                 optarg, "a positive count below 2^32"); goto out; }
             if (opt == O_MAX_MEMO)
                 c.opts.limits.max_memo = (uint32_t)u;
             else if (opt == O_MAX_STACK)
@@ -414,8 +414,8 @@ int main(int argc, char **argv)
         case O_MAX_ARENA:
         case O_MAX_DECOMP:
             if (!parse_u64(optarg, 1u << 20, &u) || u == 0)
-                return bad_value(opt == O_MAX_ARENA ? "max-arena" : "max-decompressed", optarg,
-                                 "megabytes, at least 1");
+                { rc = bad_value(opt == O_MAX_ARENA ? "max-arena" : "max-decompressed", optarg,
+                                 "megabytes, at least 1"); goto out; }
             if (opt == O_MAX_ARENA)
                 c.opts.limits.max_arena_bytes = u << 20;
             else
@@ -423,15 +423,15 @@ int main(int argc, char **argv)
             break;
         case O_PYTHON:
             if (!valid_python_version(optarg))
-                return bad_value("python", optarg, "a version from 3.8 to 3.14, like 3.11");
+                { rc = bad_value("python", optarg, "a version from 3.8 to 3.14, like 3.11"); goto out; }
             c.env.python_version = optarg;
             break;
         case O_SITE: {
             struct stat st;
             if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
-                return bad_value("site-packages", optarg, "not a directory");
+                { rc = bad_value("site-packages", optarg, "not a directory"); goto out; }
             if (c.env.n_site_packages >= sizeof c.site_packages / sizeof c.site_packages[0])
-                return bad_value("site-packages", optarg, "too many directories (64 at most)");
+                { rc = bad_value("site-packages", optarg, "too many directories (64 at most)"); goto out; }
             c.site_packages[c.env.n_site_packages++] = optarg;
             c.env.site_packages = c.site_packages;
             break;
@@ -444,23 +444,25 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "never") == 0)
                 color_mode = 2;
             else
-                return bad_value("color", optarg, "expected auto, always or never");
+                { rc = bad_value("color", optarg, "expected auto, always or never"); goto out; }
             break;
 #ifdef PJ_TEST_BUILD
         case O_MISBEHAVE:
             c.opts.test_misbehave = pj_test_misbehave_parse(optarg);
             if (c.opts.test_misbehave < 0)
-                return bad_value("test-misbehave", optarg, "unknown mode");
+                { rc = bad_value("test-misbehave", optarg, "unknown mode"); goto out; }
             break;
 #endif
         default:
             fprintf(stderr, "picklejail: try 'picklejail --help'\n");
-            return EXIT_USAGE;
+            rc = EXIT_USAGE;
+            goto out;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "picklejail: no PATH given (use - for standard input)\n");
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
+        goto out;
     }
     c.color = color_mode == 1 || (color_mode == 0 && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
     if (c.format != FMT_TEXT)
@@ -478,14 +480,15 @@ int main(int argc, char **argv)
         pj_sarif_end(stdout);
     else if (c.format == FMT_TEXT && !c.diagnose && c.nfiles > 1)
         pj_render_text_summary(stdout, c.nfiles, c.counts, c.color);
-    pj_policy_free(c.policy);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "picklejail: error writing the report\n");
-        return EXIT_USAGE;
-    }
-    if (c.any_failing)
-        rc = EXIT_FINDINGS;
-    else if (c.any_error)
         rc = EXIT_USAGE;
+    } else if (c.any_failing) {
+        rc = EXIT_FINDINGS;
+    } else if (c.any_error) {
+        rc = EXIT_USAGE;
+    }
+out:
+    pj_policy_free(c.policy);
     return rc;
 }

@@ -110,7 +110,9 @@ size_t pj_scan_pickles(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const 
         if (end >= len)
             break;
         if (stopped) {
-            if (pj_pickle_start_plausible(data + end, len - end)) {
+            /* pickle.load() called again reads on from here: whatever opcode
+             * comes next is a pickle to that loader. */
+            if (pj_opcode_table[data[end]].name != NULL) {
                 pj_report_finding(r, PJ_EXTRA_PICKLE, -1, end,
                                   "%s%sanother pickle starts at offset %zu after STOP: "
                                   "pickle.load() reads only the first; code that loads again "

@@ -27,6 +27,8 @@ typedef struct gseen {
     const uint8_t *n;
     size_t nl;
     int32_t index; /* -1: empty slot */
+    uint8_t renamed;
+    uint8_t origin;
 } gseen;
 
 typedef struct vm {
@@ -143,6 +145,28 @@ static inline bool rd(vm *v, size_t n, const uint8_t **out)
     *out = v->d + v->pos;
     v->pos += n;
     v->buf_end = v->linear ? v->len : v->pos;
+    return true;
+}
+
+/* Read the payload of BINBYTES, SHORT_BINBYTES, BINBYTES8 and BYTEARRAY8:
+ * CPython copies what is left of the buffer and reads the rest from the file
+ * (_Unpickler_ReadInto), so these payloads read linearly across a frame end. */
+static bool rd_into(vm *v, size_t n, const uint8_t **out)
+{
+    if (n <= v->buf_end - v->pos) {
+        *out = v->d + v->pos;
+        v->pos += n;
+        return true;
+    }
+    if (n > v->len - v->pos) {
+        size_t left = v->len - v->pos;
+        v->pos = v->len;
+        return fail(v, PJ_TRUNCATED, "pickle data was truncated (needs %zu bytes, %zu left)", n,
+                    left);
+    }
+    *out = v->d + v->pos;
+    v->pos += n;
+    v->buf_end = v->linear ? v->len : v->pos; /* the buffer is used up */
     return true;
 }
 
@@ -595,12 +619,16 @@ static int32_t record_global(vm *v, const uint8_t *m, size_t ml, const uint8_t *
     uint64_t h = fnv(m, ml, 0xcbf29ce484222325ULL);
     h = fnv("\n", 1, h);
     h = fnv(n, nl, h);
+    /* The same bytes resolve differently before and after a PROTO change. */
+    uint8_t renamed = rm != NULL;
+    h = fnv(&renamed, 1, h);
     h = fnv(&origin, sizeof origin, h);
     if (v->seen_cap) {
         size_t mask = v->seen_cap - 1;
         for (size_t i = h & mask; v->seen[i].index >= 0; i = (i + 1) & mask) {
             const gseen *e = &v->seen[i];
-            if (e->hash == h && e->ml == ml && e->nl == nl && memcmp(e->m, m, ml) == 0 &&
+            if (e->hash == h && e->ml == ml && e->nl == nl && e->renamed == renamed &&
+                e->origin == (uint8_t)origin && memcmp(e->m, m, ml) == 0 &&
                 memcmp(e->n, n, nl) == 0)
                 return e->index;
         }
@@ -650,7 +678,7 @@ static int32_t record_global(vm *v, const uint8_t *m, size_t ml, const uint8_t *
     size_t j = h & (v->seen_cap - 1);
     while (v->seen[j].index >= 0)
         j = (j + 1) & (v->seen_cap - 1);
-    v->seen[j] = (gseen){h, km, ml, kn, nl, idx};
+    v->seen[j] = (gseen){h, km, ml, kn, nl, idx, renamed, (uint8_t)origin};
     v->seen_len++;
     return idx;
 }
@@ -1244,6 +1272,11 @@ static bool parse_int_line(vm *v, const uint8_t *s, size_t n, pj_val *out, int m
 {
     int64_t val;
     bool big = false;
+    /* CPython hands the line to strtol/PyLong_FromString as a C string:
+     * a NUL byte ends it. */
+    const uint8_t *nul = memchr(s, 0, n);
+    if (nul != NULL)
+        n = (size_t)(nul - s);
     if (mode == INT_OPCODE && c_strtol0(s, n, &val)) {
         *out = mkval(v, V_INT);
         out->u.i = val;
@@ -1628,7 +1661,10 @@ static bool step(vm *v)
         uint64_t cnt = le(p, w);
         if (cnt > (uint64_t)INT64_MAX)
             return fail(v, PJ_BAD_LENGTH, "%s exceeds system's maximum size", info->name);
-        if (cnt > SIZE_MAX || !rd(v, (size_t)cnt, &p))
+        bool counted_bytes = v->op == OP_BINBYTES || v->op == OP_SHORT_BINBYTES ||
+                             v->op == OP_BINBYTES8 || v->op == OP_BYTEARRAY8;
+        if (cnt > SIZE_MAX ||
+            !(counted_bytes ? rd_into(v, (size_t)cnt, &p) : rd(v, (size_t)cnt, &p)))
             return v->failed ? false : fail(v, PJ_TRUNCATED, "pickle data was truncated");
         pj_vkind k = (v->op == OP_BINUNICODE || v->op == OP_SHORT_BINUNICODE ||
                       v->op == OP_BINUNICODE8) ? V_STR

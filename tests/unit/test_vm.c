@@ -133,7 +133,7 @@ static const vm_case cases[] = {
     {"put_underflow", B("p0\n."), 0, PJ_STACK_UNDERFLOW, "", ""},
     {"binput_binget", B("K\x01q\x00" "0h\x00."), 1, 0, "", ""},
     {"binget_missing", B("h\x07."), 0, PJ_MEMO_MISSING, "", ""},
-    {"long_binput_get", B("K\x01r\xff\xff\xff\xff" "0j\xff\xff\xff\xff."), 1, 0, "", ""},
+    {"long_binput_get", B("K\x01r\xff\xff\xff\xff" "0j\xff\xff\xff\xff."), 1, PJ_BAD_MEMO_KEY, "", ""},
     {"long_binget_missing", B("j\x01\x00\x00\x00."), 0, PJ_MEMO_MISSING, "", ""},
     {"memoize", B("\x80\x04K\x01\x94" "0h\x00."), 1, 0, "", ""},
     {"memoize_underflow", B("\x94."), 0, PJ_STACK_UNDERFLOW, "", ""},
@@ -392,7 +392,7 @@ static void test_payload_then_garbage_then_pickle(void **state)
 static void test_extra_pickle_and_trailing(void **state)
 {
     (void)state;
-    static const char p[] = "N.\x80\x02N.garbage";
+    static const char p[] = "N.\x80\x02N.\x00garbage";
     pj_options o;
     pj_options_default(&o);
     pj_report *r = pj_report_new(1u << 24, 100);
