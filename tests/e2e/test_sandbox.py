@@ -1,0 +1,215 @@
+"""End-to-end tests of the sandbox through the CLI: the jail holds against a
+child that misbehaves on purpose (test builds only: --test-misbehave applies
+to files starting with PJ-MISBEHAVE), the filter is really loaded, the next
+file is always scanned normally, and thousands of files leak nothing."""
+import json
+import os
+import re
+import resource
+import subprocess
+import tempfile
+import time
+import unittest
+
+import pjtest
+
+MARKER = b"PJ-MISBEHAVE\n"
+OS_SYSTEM_P2 = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echo\x85R."
+BENIGN_P2 = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01u."
+
+# mode -> (finding code, text the message must contain or None, verdict)
+MODES = {
+    "open": ("PJ400", "openat", "dangerous"),
+    "exec": ("PJ400", "execve", "dangerous"),
+    "socket": ("PJ400", "socket", "dangerous"),
+    "mmap-exec": ("PJ400", "mmap", "dangerous"),
+    "mprotect-exec": ("PJ400", "mprotect", "dangerous"),
+    "fork": ("PJ400", "clone", "dangerous"),
+    "stdout": ("PJ400", "write", "dangerous"),
+    "proc-status": ("PJ400", "openat", "dangerous"),
+    "segv": ("PJ401", "SEGV", "suspicious"),
+    "alloc": ("PJ403", None, "suspicious"),
+    "garbage": ("PJ405", None, "suspicious"),
+    "huge-length": ("PJ405", "length", "suspicious"),
+    "bad-index": ("PJ405", "out of range", "suspicious"),
+    "exit": ("PJ404", None, "suspicious"),
+}
+
+
+def is_test_build():
+    rc, _, err = pjtest.run("scan", "--test-misbehave", "none", "/dev/null")
+    return "test-misbehave" not in err
+
+
+def codes(entry):
+    return [f["code"] for f in entry["findings"]]
+
+
+@unittest.skipUnless(is_test_build(), "needs the test build (--test-misbehave)")
+class SandboxJailTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.bad = self.write("a_bad.pkl", MARKER)
+        self.good = self.write("b_good.pkl", OS_SYSTEM_P2)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def assert_good_scanned(self, entry):
+        self.assertEqual(entry["verdict"], "dangerous")
+        self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")], entry)
+        names = [(g["module"], g["name"]) for s in entry["streams"] for g in s["globals"]]
+        self.assertIn(("os", "system"), names)
+
+    def test_each_misbehaviour_is_stopped_and_the_next_file_scans(self):
+        for mode, (code, text, verdict) in MODES.items():
+            with self.subTest(mode=mode):
+                extra = ["--test-misbehave", mode, "--timeout", "20", "--memory", "128"]
+                rc, doc = pjtest.scan_json(self.bad, self.good, extra=extra)
+                bad, good = doc["files"]
+                self.assertIn(code, codes(bad), bad)
+                f = [x for x in bad["findings"] if x["code"] == code][0]
+                if text:
+                    self.assertIn(text, f["message"])
+                self.assertEqual(bad["verdict"], verdict)
+                self.assertEqual(rc, 1)
+                self.assert_good_scanned(good)
+
+    def test_timeout(self):
+        start = time.monotonic()
+        rc, doc = pjtest.scan_json(self.bad, self.good,
+                                   extra=["--test-misbehave", "loop", "--timeout", "1"])
+        self.assertLess(time.monotonic() - start, 15)
+        bad, good = doc["files"]
+        self.assertIn("PJ402", codes(bad))
+        self.assertNotEqual(bad["verdict"], "safe")
+        self.assert_good_scanned(good)
+
+    def test_cpu_limit(self):
+        rc, doc = pjtest.scan_json(self.bad, self.good,
+                                   extra=["--test-misbehave", "loop", "--timeout", "30",
+                                          "--cpu", "1"])
+        bad, good = doc["files"]
+        self.assertIn("PJ407", codes(bad))
+        self.assert_good_scanned(good)
+
+    def test_no_seccomp_refuses_to_call_safe(self):
+        benign = self.write("c_benign.pkl", MARKER)
+        rc, doc = pjtest.scan_json(benign, extra=["--test-misbehave", "no-seccomp"])
+        entry = doc["files"][0]
+        self.assertIn("PJ406", codes(entry))
+        self.assertNotEqual(entry["verdict"], "safe")
+        msg = [f["message"] for f in entry["findings"] if f["code"] == "PJ406"][0]
+        self.assertIn("--no-sandbox", msg)
+        self.assertNotEqual(rc, 0)
+
+    def test_filter_is_loaded_seen_from_outside(self):
+        """While the child spins, its /proc status shows seccomp filter mode
+        (2) and no_new_privs; and a child that opens /proc/self/status is
+        stopped (proc-status mode, above)."""
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.Popen([pjtest.BIN, "scan", "--format", "json", "--test-misbehave", "loop",
+                              "--timeout", "10", self.bad], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+        status = None
+        try:
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline and status is None:
+                try:
+                    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                        kids = f.read().split()
+                except OSError:
+                    kids = []
+                for k in kids:
+                    try:
+                        with open(f"/proc/{k}/status") as f:
+                            s = f.read()
+                    except OSError:
+                        continue
+                    if re.search(r"^Seccomp:\s+2", s, re.M):
+                        status = s
+                time.sleep(0.05)
+        finally:
+            p.kill()
+            p.wait()
+        self.assertIsNotNone(status, "no sandboxed child with Seccomp: 2 seen")
+        self.assertRegex(status, r"NoNewPrivs:\s+1")
+
+    def test_thousands_of_files_no_leaks(self):
+        """2000 files in one invocation, every twentieth crashing its child, with
+        only 64 descriptors allowed: any per-file descriptor leak fails."""
+        d = os.path.join(self.dir, "many")
+        os.mkdir(d)
+        for i in range(2000):
+            with open(os.path.join(d, f"f{i:04d}.pkl"), "wb") as f:
+                f.write(MARKER if i % 20 == 0 else BENIGN_P2)
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+        p = subprocess.run([pjtest.BIN, "scan", "--format", "json", "--test-misbehave", "segv", d],
+                           capture_output=True, timeout=600, env=env, preexec_fn=limit)
+        self.assertNotIn(b"AddressSanitizer", p.stderr)
+        files = json.loads(p.stdout)["files"]
+        self.assertEqual(len(files), 2000)
+        for i, entry in enumerate(files):
+            c = codes(entry)
+            if i % 20 == 0:
+                self.assertIn("PJ401", c, entry["path"])
+            else:
+                self.assertFalse([x for x in c if x.startswith("PJ4")], entry)
+
+
+class SandboxTest(unittest.TestCase):
+    """What holds in every build."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_sandbox_and_in_process_agree_on_the_corpus(self):
+        corpus = os.path.join(pjtest.ROOT, "corpus")
+        paths = []
+        for sub in ("benign", "malicious", "malformed", "loadfail"):
+            d = os.path.join(corpus, sub)
+            if os.path.isdir(d):
+                paths += sorted(os.path.join(d, n) for n in os.listdir(d))[:15]
+        _, a = pjtest.scan_json(*paths)
+        _, b = pjtest.scan_json(*paths, extra=["--no-sandbox"])
+        self.assertEqual(len(a["files"]), len(paths))
+        for x, y in zip(a["files"], b["files"]):
+            self.assertEqual(x, y)
+            self.assertFalse([c for c in codes(x) if c.startswith("PJ4")], x["path"])
+
+    def test_stdin_over_the_size_limit_is_not_safe(self):
+        data = BENIGN_P2 + b"\x00" * (2 << 20)
+        rc, out, err = pjtest.run("scan", "--format", "json", "--max-size", "1", "-", input=data)
+        entry = json.loads(out)["files"][0]
+        self.assertIn("PJ120", codes(entry))
+        self.assertNotEqual(entry["verdict"], "safe")
+
+    def test_stdin_is_sandboxed_like_a_file(self):
+        rc, out, err = pjtest.run("scan", "--format", "json", "-", input=OS_SYSTEM_P2)
+        entry = json.loads(out)["files"][0]
+        self.assertEqual(entry["verdict"], "dangerous")
+        self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")])
+
+    def test_limits_are_in_help(self):
+        rc, out, _ = pjtest.run("--help")
+        for opt in ("--no-sandbox", "--timeout", "--memory", "--cpu"):
+            self.assertIn(opt, out)
+
+
+if __name__ == "__main__":
+    unittest.main()
