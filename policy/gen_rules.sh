@@ -11,12 +11,20 @@ for f in "$@"; do
   base=$(basename "$f" .rules)
   name=${base#safe-}
   printf '    {"%s", "%s",\n' "$name" "$base.rules"
+  # character by character: gsub's backslash handling differs between awks
   awk '{
-    gsub(/\\/, "\\\\");
-    gsub(/"/, "\\\"");
-    gsub(/\t/, "\\t");
-    gsub(/\r/, "");
-    printf "     \"%s\\n\"\n", $0
+    out = "";
+    n = length($0);
+    for (i = 1; i <= n; i++) {
+      c = substr($0, i, 1);
+      if (c == "\\") out = out "\\\\";
+      else if (c == "\"") out = out "\\\"";
+      else if (c == "?") out = out "\\?";
+      else if (c == "\t") out = out "\\t";
+      else if (c == "\r") out = out "";
+      else out = out c;
+    }
+    printf "     \"%s\\n\"\n", out
   }
   END { if (NR == 0) printf "     \"\"\n" }' "$f"
   printf '    },\n'
