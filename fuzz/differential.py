@@ -60,7 +60,18 @@ def load_seeds(include_corpus=True, max_size=16384):
     return [s for s in seeds if s]
 
 
+def generate(rng):
+    """A short stream built from tokens (more of these parse than mutants do)."""
+    out = [rng.choice((b"", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"))]
+    for _ in range(rng.randrange(2, 14)):
+        out.append(rng.choice(TOKENS))
+    out.append(b".")
+    return b"".join(out)
+
+
 def mutate(rng, data, seeds):
+    if rng.randrange(6) == 0:
+        return generate(rng)
     b = bytearray(data)
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
         op = rng.randrange(9)
