@@ -3,12 +3,14 @@
  * and turn every way the child can end into findings. */
 #include "sandbox.h"
 #include "report.h"
+#include "scan.h"
 #include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -432,8 +434,15 @@ static pj_report *unavailable_report(const pj_options *o, const char *what, int 
     return r;
 }
 
+/* Libraries that load code or data on first use (glibc's iconv modules for
+ * libarchive's 7z names) do it here, once, in the parent: every child
+ * inherits them, and none has to open a file under the filter. */
+static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
+static void prepare(void) { pj_containers_prepare(); }
+
 static pj_report *scan_sandboxed(const input *in, const pj_options *o, const char **error)
 {
+    pthread_once(&prepare_once, prepare);
     const struct sock_fprog *prog;
     const char *why;
     if (!pj_sandbox_filter(&prog, &why)) {
