@@ -206,9 +206,19 @@ static uint64_t le(const uint8_t *p, int n)
 
 static bool budget_take(vm *v, size_t add, size_t release);
 
-static bool push(vm *v, pj_val val)
+static bool grow_stack(vm *v);
+
+static inline bool push(vm *v, pj_val val)
 {
-    if (v->sp == v->stack_cap) {
+    if (v->sp == v->stack_cap && !grow_stack(v))
+        return false;
+    v->stack[v->sp++] = val;
+    return true;
+}
+
+static bool grow_stack(vm *v)
+{
+    {
         if (v->stack_cap >= v->ctx->limits->max_stack)
             return fail(v, PJ_LIMIT_STACK, "stack depth limit of %" PRIu32 " reached",
                         v->ctx->limits->max_stack);
@@ -223,7 +233,6 @@ static bool push(vm *v, pj_val val)
         v->stack = ns;
         v->stack_cap = ncap;
     }
-    v->stack[v->sp++] = val;
     return true;
 }
 
@@ -417,22 +426,36 @@ static pj_seq *new_seq(vm *v)
  * and dicts keep only the keys later analysis reads. */
 static bool summary_only(const vm *v, pj_vkind kind)
 {
-    return v->retained > RETAIN_BUDGET && (kind == V_LIST || kind == V_SET || kind == V_FROZENSET);
+    return v->retained > RETAIN_BUDGET &&
+           (kind == V_LIST || kind == V_SET || kind == V_FROZENSET || kind == V_DICT);
 }
 
 static bool key_of_interest(const pj_val *k)
 {
-    static const char *const keys[] = {"_sklearn_version", "shape", "dtype", "order",
-                                       "numpy_array_alignment_bytes", "allow_mmap", "subclass"};
+    /* Hot on large pickles: compare lengths before bytes. */
+    static const struct {
+        const char *s;
+        uint32_t n;
+    } keys[] = {{"_sklearn_version", 16}, {"shape", 5}, {"dtype", 5}, {"order", 5},
+                {"numpy_array_alignment_bytes", 27}, {"allow_mmap", 10}, {"subclass", 8}};
     if (k->kind != V_STR)
         return false;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (pj_val_str_eq(k, keys[i]))
+        if (k->len == keys[i].n && memcmp(k->u.s, keys[i].s, keys[i].n) == 0)
             return true;
     return false;
 }
 
 static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val);
+
+/* Does stack[start..sp) (key, value pairs) hold a key later analysis reads? */
+static bool has_key_of_interest(const vm *v, size_t start)
+{
+    for (size_t i = start; i + 1 < v->sp; i += 2)
+        if (key_of_interest(&v->stack[i]))
+            return true;
+    return false;
+}
 
 static uint32_t keep_for(const vm *v, pj_vkind kind)
 {
@@ -505,7 +528,7 @@ static bool collect(vm *v, pj_vkind kind, size_t start, pj_val *out)
     *out = mkval(v, kind);
     if (kind == V_DICT && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for DICT");
-    if (summary_only(v, kind)) {
+    if (summary_only(v, kind) && !(kind == V_DICT && has_key_of_interest(v, start))) {
         v->sp = start;
         return true;
     }
@@ -1458,6 +1481,12 @@ static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
 {
     if (pairs && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
+    if (target->kind == V_DICT && target->u.seq == NULL && pairs && has_key_of_interest(v, start)) {
+        /* A summary-only dict receiving state keys: give this copy a body. */
+        target->u.seq = new_seq(v);
+        if (target->u.seq == NULL)
+            return false;
+    }
     if ((target->kind == V_LIST || target->kind == V_DICT || target->kind == V_SET) &&
         target->u.seq != NULL) {
         pj_seq *s = target->u.seq;
