@@ -9,8 +9,45 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A 147-byte 7z archive (p7zip 16.02, one member "model.pkl", LZMA2). */
+static const uint8_t tiny_7z[] =
+    "\x37\x7a\xbc\xaf\x27\x1c\x00\x04\x87\x5f\x37\xc1\x19\x00\x00\x00\x00\x00\x00\x00\x5a\x00"
+    "\x00\x00\x00\x00\x00\x00\xa2\x9e\x4b\x82\x01\x00\x14\x63\x6f\x73\x0a\x73\x79\x73\x74\x65"
+    "\x6d\x0a\x28\x53\x27\x69\x64\x27\x0a\x74\x52\x2e\x00\x01\x04\x06\x00\x01\x09\x19\x00\x07"
+    "\x0b\x01\x00\x01\x21\x21\x01\x00\x0c\x15\x00\x08\x0a\x01\xbe\x45\xb8\x27\x00\x00\x05\x01"
+    "\x19\x0c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x11\x15\x00\x6d\x00\x6f\x00\x64"
+    "\x00\x65\x00\x6c\x00\x2e\x00\x70\x00\x6b\x00\x6c\x00\x00\x00\x14\x0a\x01\x00\x68\xcf\xc6"
+    "\x3a\xd4\x7c\xdd\x01\x15\x06\x01\x00\x20\x80\xa4\x81\x00\x00";
+
+void pj_containers_prepare(void)
+{
+    /* libarchive converts 7z member names from UTF-16LE with iconv, and
+     * glibc loads that converter (gconv-modules.cache, UTF-16.so) on first
+     * use: file opens the sandbox forbids.  Reading a tiny archive once
+     * before the filter is installed loads them, and one converter handle
+     * that is never closed keeps glibc from unloading the module. */
+    static iconv_t pin = (iconv_t)-1;
+    if (pin == (iconv_t)-1)
+        pin = iconv_open("UTF-8", "UTF-16LE");
+    struct archive *ar = archive_read_new();
+    if (ar == NULL)
+        return;
+    archive_read_support_format_7zip(ar);
+    archive_read_support_format_tar(ar);
+    archive_read_support_filter_none(ar);
+    if (archive_read_open_memory(ar, tiny_7z, sizeof tiny_7z - 1) == ARCHIVE_OK) {
+        struct archive_entry *ent;
+        while (archive_read_next_header(ar, &ent) == ARCHIVE_OK) {
+            (void)archive_entry_pathname(ent);
+            archive_read_data_skip(ar);
+        }
+    }
+    archive_read_free(ar);
+}
 
 static struct archive *open_mem(pj_fmt f, const uint8_t *d, size_t n)
 {

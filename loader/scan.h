@@ -38,6 +38,10 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
  * Container readers call this recursively for members (depth-limited). */
 void pj_scan_container(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const char *location);
 
+/* Load what the container readers would otherwise load lazily from disk
+ * (libarchive's iconv converters): call once before a seccomp filter. */
+void pj_containers_prepare(void);
+
 /* Does a pickle plausibly start here?  (PROTO 0..5, or a protocol 0/1 opcode
  * that can begin a stream.) */
 bool pj_pickle_start_plausible(const uint8_t *data, size_t len);

@@ -353,6 +353,14 @@ class Wrappers(Base):
         self.assertFinding(e, "PJ225", "NOT scanned")
         self.assertNotEqual(e["verdict"], "safe")
 
+    def test_real_7z(self):
+        # made by p7zip 16.02: 7z a real.7z model.pkl (LZMA2), model.pkl = protocol-0 os.system
+        data = b"7z\xbc\xaf'\x1c\x00\x04\x87_7\xc1\x19\x00\x00\x00\x00\x00\x00\x00Z\x00\x00\x00\x00\x00\x00\x00\xa2\x9eK\x82\x01\x00\x14cos\nsystem\n(S'id'\ntR.\x00\x01\x04\x06\x00\x01\t\x19\x00\x07\x0b\x01\x00\x01!!\x01\x00\x0c\x15\x00\x08\n\x01\xbeE\xb8'\x00\x00\x05\x01\x19\x0c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x11\x15\x00m\x00o\x00d\x00e\x00l\x00.\x00p\x00k\x00l\x00\x00\x00\x14\n\x01\x00h\xcf\xc6:\xd4|\xdd\x01\x15\x06\x01\x00 \x80\xa4\x81\x00\x00"
+        rc, e = self.scan(data, name="model.bin")
+        self.assertEqual(e["format"], "7z")
+        self.assertEqual(locations(e), ["model.pkl"])
+        self.assertIn("os.system", globals_of(e))
+
     def test_damaged_7z(self):
         rc, e = self.scan(b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\xff" * 40)
         self.assertEqual(e["format"], "7z")
