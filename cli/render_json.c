@@ -123,7 +123,16 @@ void pj_json_begin(FILE *out) { fprintf(out, "{\"picklejail\":\"%s\",\"files\":[
 void pj_json_file(FILE *out, const pj_file_result *f, bool first, bool lines)
 {
     cJSON *o = file_json(f);
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (s == NULL) {
+        /* Out of memory rendering this file: say so rather than drop it. */
+        cJSON_Delete(o);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", f->path);
+        cJSON_AddStringToObject(o, "verdict", "error");
+        cJSON_AddStringToObject(o, "error", "report too large to render");
+        s = cJSON_PrintUnformatted(o);
+    }
     if (s != NULL) {
         if (lines)
             fprintf(out, "%s\n", s);
