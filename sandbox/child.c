@@ -2,7 +2,6 @@
  * write the encoded report, exit.  No stdio anywhere here: after the filter
  * only the syscalls listed in filter.c pass. */
 #include "sandbox.h"
-#include "scan.h" /* pj_containers_prepare */
 #include "wire.h"
 
 #include <errno.h>
@@ -115,7 +114,6 @@ _Noreturn void pj_sandbox_child(const pj_child_job *job)
         dup2(job->report_fd, PJ_SANDBOX_REPORT_FD) != PJ_SANDBOX_REPORT_FD)
         pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
     close_others();
-    pj_containers_prepare(); /* lazily loaded converters, before the filter */
 
     /* Crashes must end the process with their own signal (not a handler the
      * embedding program or a sanitizer installed, whose reporting would need
