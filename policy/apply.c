@@ -191,11 +191,9 @@ static pj_global_class args_class(const apply_ctx *c, const pj_call *call, int32
         if (!valid_global(c->r, a))
             continue;
         pj_global_class k = c->cls[a].cls;
-        if (k > worst || *which < 0) {
-            if (k >= worst) {
-                worst = k;
-                *which = a;
-            }
+        if (*which < 0 || k > worst) {
+            worst = k;
+            *which = a;
         }
     }
     return worst == PJ_POLICY_UNCLASSIFIED ? PJ_POLICY_UNKNOWN : worst;
