@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Per-file cost of the sandbox on 10,000 small pickles (issue 3 targets: at most
+# 150 us overhead per file, at least 5,000 files/s sandboxed, on one core).
+#   1. bench_sandbox: pj_scan_fd over every file, sandboxed vs in-process,
+#      ROUNDS alternating passes, medians of wall and CPU time (library only).
+#   2. the release CLI end to end (scan --format json DIR), with and without
+#      --no-sandbox, ROUNDS runs each, median files/s.
+# Everything runs pinned to one core (taskset -c 0) when taskset exists.
+# Env: N (files, default 10000), ROUNDS (default 5).
+set -eu
+cd "$(dirname "$0")/../.."
+N=${N:-10000}
+ROUNDS=${ROUNDS:-5}
+OUT=build/bench/sandbox
+IN=$OUT/inputs-$N
+mkdir -p "$OUT"
+make -s build/release/libpicklejail.a build/release/picklejail
+LIBS="-lz -lbz2 -llzma -lzstd -larchive -lseccomp -lcjson"
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Wall -Wextra -Werror \
+  bench/sandbox/bench_sandbox.c build/release/libpicklejail.a $LIBS -o $OUT/bench_sandbox
+[ -d "$IN" ] || /usr/bin/python3 bench/sandbox/gen_inputs.py "$IN" "$N"
+PIN=""
+command -v taskset >/dev/null && PIN="taskset -c 0"
+
+echo "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "--- library: pj_scan_fd per file ($PIN)"
+$PIN $OUT/bench_sandbox -r "$ROUNDS" "$IN"
+
+echo "--- CLI: picklejail scan --format json DIR ($PIN), median of $ROUNDS runs"
+cli_run() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  $PIN build/release/picklejail scan --format json "$@" "$IN" >/dev/null || [ $? -eq 1 ]
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ts=$(for i in $(seq "$ROUNDS"); do cli_run; done | median)
+tn=$(for i in $(seq "$ROUNDS"); do cli_run --no-sandbox; done | median)
+awk -v ts="$ts" -v tn="$tn" -v n="$N" 'BEGIN {
+  printf "cli no-sandbox: %8.1f us/file %8.0f files/s\n", tn / n * 1e6, n / tn;
+  printf "cli sandbox:    %8.1f us/file %8.0f files/s\n", ts / n * 1e6, n / ts;
+  printf "cli overhead:   %8.1f us/file\n", (ts - tn) / n * 1e6 }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
