@@ -185,6 +185,8 @@ def main(argv=None):
                 stats["inputs"] += 1
                 if "crash" in rec:
                     stats["recorder_crashes"] += 1
+                    print("recorder failed on input %s: %s" % (data.hex()[:400], rec["crash"]),
+                          file=sys.stderr)
                     continue
                 if rec["file"] and rec["file"][0]["ok"]:
                     stats["cpython_accepted"] += 1

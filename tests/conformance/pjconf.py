@@ -415,6 +415,8 @@ def record(data, timeout=3):
                 signal.alarm(timeout)
                 try:
                     r = _run_one(mode, data, f)
+                except _Timeout:  # fired after the load had already returned
+                    r = {"ok": False, "error": "Timeout", "events": []}
                 finally:
                     signal.alarm(0)
                 r["start"] = start
@@ -426,6 +428,8 @@ def record(data, timeout=3):
         signal.alarm(timeout)
         try:
             out["loads"] = _run_one("loads", data)
+        except _Timeout:
+            out["loads"] = {"ok": False, "error": "Timeout", "events": []}
         finally:
             signal.alarm(0)
     finally:
