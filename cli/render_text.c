@@ -104,7 +104,7 @@ void pj_render_text(FILE *out, const pj_file_result *f, bool color, bool verbose
     }
     for (size_t i = 0; i < r->n_findings; i++) {
         const pj_finding *fd = &r->findings[i];
-        if (!verbose && fd->severity == PJ_SEV_INFO && fd->cls == PJ_CLASS_SECURITY)
+        if (!verbose && fd->severity == PJ_SEV_INFO)
             continue;
         fprintf(out, "  %s%s %s%s%s: %s", color ? sev_color(fd->severity) : "",
                 pj_code_id(fd->code), fd->cls == PJ_CLASS_LOAD ? "load " : "",
