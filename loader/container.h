@@ -112,6 +112,7 @@ typedef enum pj_dz_kind {
     PJ_DZ_XZ,
     PJ_DZ_LZMA_ALONE,
     PJ_DZ_ZSTD,
+    PJ_DZ_LZ4,     /* LZ4 frame format (joblib compress='lz4'); no dictionaries */
 } pj_dz_kind;
 
 typedef enum pj_dz_status {

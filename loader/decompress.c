@@ -50,6 +50,7 @@ const char *pj_dz_name(pj_dz_kind kind)
     case PJ_DZ_XZ: return "xz";
     case PJ_DZ_LZMA_ALONE: return "lzma";
     case PJ_DZ_ZSTD: return "zstd";
+    case PJ_DZ_LZ4: return "lz4";
     }
     return "?";
 }
@@ -258,6 +259,204 @@ static void run_zstd(const uint8_t *in, size_t n, outbuf *o, pj_dz_result *r)
     ZSTD_freeDStream(zd);
 }
 
+/* ---- LZ4 frames.  Debian's liblz4 ships no headers here, and the format
+ * is small: this decoder checks every length against both buffers. ---- */
+
+static bool ob_put(outbuf *o, const uint8_t *src, size_t n)
+{
+    while (n > 0) {
+        size_t room = ob_room(o);
+        if (room == 0)
+            return false;
+        size_t k = n < room ? n : room;
+        memcpy(o->p + o->len, src, k);
+        o->len += k;
+        src += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* Copy a match byte by byte (it may overlap what it produces). */
+static bool ob_match(outbuf *o, size_t dist, size_t n)
+{
+    while (n > 0) {
+        size_t room = ob_room(o);
+        if (room == 0)
+            return false;
+        size_t k = n < room ? n : room;
+        for (size_t i = 0; i < k; i++)
+            o->p[o->len + i] = o->p[o->len + i - dist];
+        o->len += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* One LZ4 block: sequences of literals and matches; offsets may reach
+ * back into earlier blocks (linked blocks) but never before the output. */
+static const char *lz4_block(const uint8_t *p, size_t n, outbuf *o, size_t frame_start)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t token = p[i++];
+        size_t lit = token >> 4;
+        if (lit == 15) {
+            uint8_t b;
+            do {
+                if (i >= n)
+                    return "literal length runs past the block";
+                b = p[i++];
+                if (lit > SIZE_MAX - 255)
+                    return "literal length overflows";
+                lit += b;
+            } while (b == 255);
+        }
+        if (lit > n - i)
+            return "literals run past the block";
+        if (!ob_put(o, p + i, lit))
+            return NULL; /* budget: the caller sees a full buffer */
+        i += lit;
+        if (i == n)
+            return "";   /* the last sequence has literals only */
+        if (n - i < 2)
+            return "match offset cut off";
+        size_t dist = pj_le16(p + i);
+        i += 2;
+        if (dist == 0 || dist > o->len - frame_start)
+            return "match offset points before the output";
+        size_t ml = token & 15;
+        if (ml == 15) {
+            uint8_t b;
+            do {
+                if (i >= n)
+                    return "match length runs past the block";
+                b = p[i++];
+                if (ml > SIZE_MAX - 255)
+                    return "match length overflows";
+                ml += b;
+            } while (b == 255);
+        }
+        if (!ob_match(o, dist, ml + 4))
+            return NULL;
+    }
+    return "block ends inside a sequence";
+}
+
+static void run_lz4(const uint8_t *in, size_t n, outbuf *o, pj_dz_result *r)
+{
+    size_t pos = 0;
+    bool any = false;
+    while (pos < n) {
+        if (n - pos < 7) {
+            r->status = any ? PJ_DZ_OK : PJ_DZ_TRUNCATED;
+            r->error = any ? NULL : "LZ4 frame header cut off";
+            break;
+        }
+        uint32_t magic = pj_le32(in + pos);
+        if ((magic & 0xfffffff0u) == 0x184d2a50u) { /* skippable frame */
+            if (n - pos < 8 || pj_le32(in + pos + 4) > n - pos - 8) {
+                r->status = PJ_DZ_TRUNCATED;
+                r->error = "skippable LZ4 frame cut off";
+                break;
+            }
+            pos += 8 + pj_le32(in + pos + 4);
+            continue;
+        }
+        if (magic != 0x184d2204u) {
+            if (!any) {
+                r->status = PJ_DZ_CORRUPT;
+                r->error = "not an LZ4 frame";
+            }
+            break; /* trailing bytes: reported by the caller via consumed */
+        }
+        uint8_t flg = in[pos + 4];
+        size_t h = pos + 6;
+        if ((flg >> 6) != 1) {
+            r->status = PJ_DZ_CORRUPT;
+            r->error = "unknown LZ4 frame version";
+            break;
+        }
+        if (flg & 0x08)
+            h += 8; /* content size */
+        if (flg & 0x01) {
+            r->status = PJ_DZ_CORRUPT;
+            r->error = "LZ4 frame needs a dictionary";
+            break;
+        }
+        h += 1; /* header checksum */
+        if (h > n) {
+            r->status = PJ_DZ_TRUNCATED;
+            r->error = "LZ4 frame header cut off";
+            break;
+        }
+        size_t frame_start = o->len;
+        bool block_sum = flg & 0x10, content_sum = flg & 0x04;
+        const char *err = NULL;
+        bool ended = false;
+        pos = h;
+        while (!ended) {
+            if (n - pos < 4) {
+                err = "LZ4 block header cut off";
+                break;
+            }
+            uint32_t bs = pj_le32(in + pos);
+            pos += 4;
+            if (bs == 0) {
+                ended = true;
+                if (content_sum) {
+                    if (n - pos < 4) {
+                        err = "LZ4 content checksum cut off";
+                        break;
+                    }
+                    pos += 4;
+                }
+                break;
+            }
+            size_t len = bs & 0x7fffffffu;
+            if (len > n - pos) {
+                err = "LZ4 block runs past the end";
+                break;
+            }
+            if (bs & 0x80000000u) {
+                if (!ob_put(o, in + pos, len)) {
+                    err = NULL;
+                    break;
+                }
+            } else {
+                const char *e = lz4_block(in + pos, len, o, frame_start);
+                if (e == NULL)
+                    break; /* budget */
+                if (e[0] != '\0') {
+                    err = e;
+                    break;
+                }
+            }
+            pos += len;
+            if (block_sum) {
+                if (n - pos < 4) {
+                    err = "LZ4 block checksum cut off";
+                    break;
+                }
+                pos += 4;
+            }
+        }
+        r->consumed = pos;
+        if (!ended) {
+            if (ob_room(o) == 0) {
+                r->status = o->nomem ? PJ_DZ_NOMEM : PJ_DZ_BUDGET;
+            } else {
+                r->status = err && strstr(err, "cut off") ? PJ_DZ_TRUNCATED : PJ_DZ_CORRUPT;
+                r->error = err ? err : "LZ4 data is corrupt";
+            }
+            return;
+        }
+        any = true;
+    }
+    if (r->consumed < pos)
+        r->consumed = pos;
+}
+
 void pj_decompress(pj_scan_ctx *ctx, pj_dz_kind kind, const uint8_t *in, size_t n, uint64_t max_out,
                    pj_dz_result *res)
 {
@@ -288,6 +487,9 @@ void pj_decompress(pj_scan_ctx *ctx, pj_dz_kind kind, const uint8_t *in, size_t 
         break;
     case PJ_DZ_ZSTD:
         run_zstd(in, n, &o, res);
+        break;
+    case PJ_DZ_LZ4:
+        run_lz4(in, n, &o, res);
         break;
     }
     if (o.len > left) {

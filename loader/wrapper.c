@@ -1,5 +1,5 @@
 /* Compression wrappers around a model: gzip, bzip2, xz, lzma "alone", zstd,
- * zlib (joblib compress=N) and joblib's old "ZF" files.  Decompress the
+ * zlib (joblib compress=N), LZ4 frames and joblib's old "ZF" files.  Decompress the
  * whole stream within the budget, report what went wrong, and scan what came
  * out as a container of its own (one level deeper). */
 #include "container.h"
@@ -15,6 +15,7 @@ static bool kind_of(pj_fmt f, pj_dz_kind *k)
     case PJ_FMT_XZ: *k = PJ_DZ_XZ; return true;
     case PJ_FMT_LZMA: *k = PJ_DZ_LZMA_ALONE; return true;
     case PJ_FMT_ZSTD: *k = PJ_DZ_ZSTD; return true;
+    case PJ_FMT_LZ4: *k = PJ_DZ_LZ4; return true;
     case PJ_FMT_ZLIB:
     case PJ_FMT_ZFILE: *k = PJ_DZ_ZLIB; return true;
     default: return false;
@@ -45,12 +46,6 @@ void pj_scan_compressed(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, 
     pj_arena scratch;
     pj_arena_init(&scratch, 1u << 20);
     const char *name = pj_fmt_name(f);
-    if (f == PJ_FMT_LZ4) {
-        pj_cfinding(ctx, loc, PJ_UNSUPPORTED_COMPRESSION, 0,
-                    "LZ4 frame (joblib compress='lz4'): this build cannot decompress LZ4, so the "
-                    "pickle inside was NOT scanned");
-        return;
-    }
     pj_dz_kind kind;
     if (!kind_of(f, &kind))
         return;
@@ -73,6 +68,15 @@ void pj_scan_compressed(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, 
                     name,
                     (unsigned long long)(ctx->limits ? ctx->limits->max_decompressed_bytes : 0),
                     r.len);
+    } else if (r.status == PJ_DZ_CORRUPT && r.len == 0 && r.error != NULL &&
+               strstr(r.error, "dictionary") != NULL) {
+        pj_cfinding(ctx, loc, PJ_UNSUPPORTED_COMPRESSION, 0,
+                    "%s frame compressed against an external dictionary: it cannot be "
+                    "decompressed without it, so its contents were NOT scanned",
+                    name);
+        pj_dz_free(&r);
+        pj_arena_release(&scratch);
+        return;
     } else if (r.status != PJ_DZ_OK) {
         /* A wrong guess on a weak magic (zlib, lzma): no output at all means
          * it was never that format; read the bytes as a pickle instead. */

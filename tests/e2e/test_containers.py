@@ -347,8 +347,32 @@ class Wrappers(Base):
         rc, e = self.scan(data)
         self.assertIn("os.system", globals_of(e))
 
-    def test_lz4_not_supported_is_said(self):
-        rc, e = self.scan(b"\x04\x22\x4d\x18\x64\x40\xa7" + b"\x00" * 16)
+    def test_lz4_frames(self):
+        # one compressed block (15 literals, an overlapping match of 19, 5
+        # literals), checked against python3-lz4 when it was written
+        data = b"cos\nsystem\n(S'" + b"a" * 20 + b"'\ntR."
+        blk = (bytes([0xFF, 0x00]) + b"cos\nsystem\n(S'a" + struct.pack("<H", 1) + bytes([0x00]) +
+               bytes([0x50]) + b"'\ntR.")
+        frame = (b"\x04\x22\x4d\x18" + bytes([0x60, 0x40, 0x82]) + struct.pack("<I", len(blk)) +
+                 blk + b"\0\0\0\0")
+        rc, e = self.scan(frame)
+        self.assertEqual(e["format"], "lz4")
+        self.assertEqual(locations(e), ["lz4:"])
+        self.assertIn("os.system", globals_of(e))
+        self.assertEqual(e["meta"].get("decompressed.size"), str(len(data)))
+        # an uncompressed block, then a frame that points before its output
+        raw = (b"\x04\x22\x4d\x18" + bytes([0x60, 0x40, 0x82]) +
+               struct.pack("<I", 0x80000000 | len(PAYLOAD)) + PAYLOAD + b"\0\0\0\0")
+        rc, e = self.scan(raw)
+        self.assertIn("os.system", globals_of(e))
+        bad = (b"\x04\x22\x4d\x18" + bytes([0x60, 0x40, 0x82]) + struct.pack("<I", 5) +
+               bytes([0x10, 0x41, 0x09, 0x00, 0x00]) + b"\0\0\0\0")
+        rc, e = self.scan(bad)
+        self.assertFinding(e, "PJ214", "before the output")
+
+    def test_lz4_dictionary_not_supported_is_said(self):
+        frame = b"\x04\x22\x4d\x18" + bytes([0x61, 0x40]) + b"\x01\x02\x03\x04\x00" + b"\x00" * 8
+        rc, e = self.scan(frame)
         self.assertEqual(e["format"], "lz4")
         self.assertFinding(e, "PJ225", "NOT scanned")
         self.assertNotEqual(e["verdict"], "safe")
