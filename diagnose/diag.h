@@ -36,6 +36,7 @@ typedef struct diag_target {
     const pj_diag_env *env;
     int py_minor;     /* 3.X: X, or -1 when no --python */
     bool have_site;   /* site-packages directories given */
+    struct diag_fs_cache *cache; /* look-up state for one diagnosis (may be NULL) */
 } diag_target;
 
 /* ---- diag_tables.c -------------------------------------------------- */
@@ -96,6 +97,11 @@ typedef struct diag_mod_status {
  * importlib's PathFinder/FileFinder would (top-level already known not to be
  * standard library). */
 void pj_diag_fs_resolve(const diag_target *t, const char *dotted, diag_mod_status *st);
+/* Per-diagnosis cache of installed distributions and the look-up budget. */
+struct diag_fs_cache *pj_diag_fs_cache_new(void);
+void pj_diag_fs_cache_free(struct diag_fs_cache *c);
+/* More modules were named than the look-up budget allows (the rest are unknown). */
+bool pj_diag_fs_budget_spent(const diag_target *t);
 /* Installed distribution providing a top-level module: name and version from
  * *.dist-info/METADATA (matched through top_level.txt, RECORD, or the name). */
 bool pj_diag_fs_dist(const diag_target *t, const char *top, char *name, size_t name_len,

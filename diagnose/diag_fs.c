@@ -14,6 +14,23 @@
 #define MAX_PATHS 32
 #define PATH_LEN 4096
 #define MAX_META_BYTES (8u << 20)
+#define MAX_RESOLVES 512
+
+#define MAX_DISTS 4096
+#define MAX_TOPS 32
+
+typedef struct dist_info {
+    char name[128], norm[128], version[64];
+    char tops[MAX_TOPS][64];
+    size_t n_tops;
+} dist_info;
+
+struct diag_fs_cache {
+    dist_info *dists;
+    size_t n_dists;
+    bool built;
+    size_t resolves; /* module look-ups made (bounded per file) */
+};
 
 /* Bounded copy and path join without printf (callers check the result). */
 static void scopy(char *dst, size_t len, const char *src)
@@ -112,6 +129,16 @@ void pj_diag_fs_resolve(const diag_target *t, const char *dotted, diag_mod_statu
     st->state = DIAG_MOD_UNKNOWN;
     if (!t->have_site || dotted == NULL || dotted[0] == '\0' || strlen(dotted) >= sizeof st->missing)
         return;
+    /* Hostile files may name thousands of modules: bound the disk work. */
+    if (t->cache != NULL && ++t->cache->resolves > MAX_RESOLVES)
+        return;
+    /* Python module names never hold path separators: such a name cannot be
+     * imported, and it must not make us look outside site-packages. */
+    if (strpbrk(dotted, "/\\") != NULL) {
+        st->state = DIAG_MOD_MISSING;
+        scopy(st->missing, sizeof st->missing, dotted);
+        return;
+    }
 
     char (*paths)[PATH_LEN] = calloc(MAX_PATHS, PATH_LEN);
     char (*next)[PATH_LEN] = calloc(MAX_PATHS, PATH_LEN);
@@ -245,99 +272,165 @@ static bool read_metadata(const char *dir, char *name, size_t nlen, char *ver, s
     return false;
 }
 
-/* Does top_level.txt or RECORD of this .dist-info list the top-level module? */
-static bool dist_provides(const char *dir, const char *top)
+/* The installed distributions, read once per diagnosis: name, version and
+ * the top-level modules each provides (top_level.txt, else RECORD). */
+static void add_top(dist_info *d, const char *s, size_t n)
 {
-    char path[PATH_LEN];
-    size_t tl = strlen(top);
+    if (n == 0 || n >= sizeof d->tops[0] || d->n_tops >= MAX_TOPS)
+        return;
+    for (size_t i = 0; i < d->n_tops; i++)
+        if (strlen(d->tops[i]) == n && strncmp(d->tops[i], s, n) == 0)
+            return;
+    memcpy(d->tops[d->n_tops], s, n);
+    d->tops[d->n_tops][n] = '\0';
+    d->n_tops++;
+}
+
+static void read_tops(const char *dir, dist_info *d)
+{
+    char path[PATH_LEN], line[1024];
     if (join(path, sizeof path, dir, "top_level.txt")) {
         FILE *fp = fopen(path, "r");
         if (fp != NULL) {
-            char line[512];
-            bool hit = false;
-            while (!hit && fgets(line, sizeof line, fp) != NULL) {
+            while (fgets(line, sizeof line, fp) != NULL) {
                 line[strcspn(line, "\r\n")] = '\0';
-                hit = strcmp(line, top) == 0;
+                add_top(d, line, strlen(line));
             }
             fclose(fp);
-            return hit;
+            return;
         }
     }
     if (!join(path, sizeof path, dir, "RECORD"))
-        return false;
+        return;
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
-        return false;
-    char line[1024];
+        return;
     size_t total = 0;
-    bool hit = false;
-    while (!hit && total < MAX_META_BYTES && fgets(line, sizeof line, fp) != NULL) {
+    /* "pkg/mod.py,sha256=...,123" -> pkg; "mod.py,..." / "mod.cpython-311-...so,..." -> mod */
+    while (total < MAX_META_BYTES && fgets(line, sizeof line, fp) != NULL) {
         total += strlen(line);
-        /* "pkg/mod.py,sha256=...,123" or "mod.py,..." or "mod.cpython-311-x86_64-linux-gnu.so,..." */
-        if (strncmp(line, top, tl) == 0 && (line[tl] == '/' || line[tl] == '.'))
-            hit = line[tl] == '/' || strcspn(line + tl, ",/") == strcspn(line + tl, ",");
+        size_t field = strcspn(line, ",");
+        size_t slash = strcspn(line, "/");
+        if (slash < field) {
+            if (strncmp(line, "..", 2) != 0 && memchr(line, '-', slash) == NULL &&
+                strncmp(line, "__pycache__", slash) != 0)
+                add_top(d, line, slash); /* a package directory */
+        } else {
+            size_t dot = strcspn(line, ".");
+            if (dot < field && strncmp(line + dot, ".pth", 4) != 0)
+                add_top(d, line, dot); /* a module file */
+        }
     }
     fclose(fp);
-    return hit;
 }
 
-/* Walk *.dist-info / *.egg-info directories.  by_name: match the distribution
- * name; else match what the distribution provides. */
-static bool scan_dists(const diag_target *t, const char *want_dist, const char *top, char *name,
-                       size_t nlen, char *ver, size_t vlen)
+static void build_index(const diag_target *t, struct diag_fs_cache *c)
 {
-    char want[256] = "";
-    if (want_dist != NULL)
-        normalise(want_dist, want, sizeof want);
+    c->built = true;
     for (size_t i = 0; i < t->env->n_site_packages; i++) {
         const char *sp = t->env->site_packages[i];
         DIR *d = sp ? opendir(sp) : NULL;
         if (d == NULL)
             continue;
         struct dirent *e;
-        bool hit = false;
-        while (!hit && (e = readdir(d)) != NULL) {
+        while ((e = readdir(d)) != NULL && c->n_dists < MAX_DISTS) {
             size_t l = strlen(e->d_name);
             if (!(l > 10 && strcmp(e->d_name + l - 10, ".dist-info") == 0) &&
                 !(l > 9 && strcmp(e->d_name + l - 9, ".egg-info") == 0))
                 continue;
+            if (c->n_dists % 64 == 0) {
+                dist_info *nd = realloc(c->dists, (c->n_dists + 64) * sizeof *nd);
+                if (nd == NULL)
+                    break;
+                c->dists = nd;
+            }
+            dist_info *di = &c->dists[c->n_dists];
+            memset(di, 0, sizeof *di);
             char dir[PATH_LEN];
             if (!join(dir, sizeof dir, sp, e->d_name) ||
-                !read_metadata(dir, name, nlen, ver, vlen))
+                !read_metadata(dir, di->name, sizeof di->name, di->version, sizeof di->version))
                 continue;
-            if (want_dist != NULL) {
-                char got[256];
-                normalise(name, got, sizeof got);
-                hit = strcmp(got, want) == 0;
-            } else {
-                hit = dist_provides(dir, top);
-            }
+            normalise(di->name, di->norm, sizeof di->norm);
+            read_tops(dir, di);
+            c->n_dists++;
         }
         closedir(d);
-        if (hit)
-            return true;
     }
-    name[0] = ver[0] = '\0';
-    return false;
+}
+
+struct diag_fs_cache *pj_diag_fs_cache_new(void)
+{
+    return calloc(1, sizeof(struct diag_fs_cache));
+}
+
+void pj_diag_fs_cache_free(struct diag_fs_cache *c)
+{
+    if (c == NULL)
+        return;
+    free(c->dists);
+    free(c);
+}
+
+bool pj_diag_fs_budget_spent(const diag_target *t)
+{
+    return t->cache != NULL && t->cache->resolves > MAX_RESOLVES;
+}
+
+/* First distribution (in site-packages order) matching by name or by a module it provides. */
+static const dist_info *find_dist(const struct diag_fs_cache *c, const char *want_dist,
+                                  const char *top)
+{
+    char want[128] = "";
+    if (want_dist != NULL)
+        normalise(want_dist, want, sizeof want);
+    for (size_t i = 0; i < c->n_dists; i++) {
+        const dist_info *d = &c->dists[i];
+        if (want_dist != NULL && strcmp(d->norm, want) == 0)
+            return d;
+        for (size_t j = 0; top != NULL && j < d->n_tops; j++)
+            if (strcmp(d->tops[j], top) == 0)
+                return d;
+    }
+    return NULL;
+}
+
+/* Run a query against the shared index, or a temporary one without a cache. */
+static const dist_info *query(const diag_target *t, const char *want_dist, const char *top,
+                              dist_info *out)
+{
+    struct diag_fs_cache tmp = {0};
+    struct diag_fs_cache *c = t->cache ? t->cache : &tmp;
+    if (!c->built)
+        build_index(t, c);
+    const dist_info *d = find_dist(c, want_dist, top);
+    if (d != NULL)
+        *out = *d;
+    free(tmp.dists);
+    return d ? out : NULL;
 }
 
 bool pj_diag_fs_dist_version(const diag_target *t, const char *dist, char *version,
                              size_t version_len)
 {
-    char name[256];
-    if (!t->have_site)
+    dist_info di;
+    if (!t->have_site || query(t, dist, NULL, &di) == NULL)
         return false;
-    return scan_dists(t, dist, NULL, name, sizeof name, version, version_len);
+    scopy(version, version_len, di.version);
+    return true;
 }
 
 bool pj_diag_fs_dist(const diag_target *t, const char *top, char *name, size_t name_len,
                      char *version, size_t version_len)
 {
+    dist_info di;
+    diag_row row;
     if (!t->have_site)
         return false;
-    diag_row row;
-    /* The name first (cheap), then top_level.txt / RECORD of every distribution. */
-    if (scan_dists(t, pj_diag_dist_name(top, &row), NULL, name, name_len, version, version_len))
-        return true;
-    return scan_dists(t, NULL, top, name, name_len, version, version_len);
+    /* The distribution named like the module first, then what each provides. */
+    if (query(t, pj_diag_dist_name(top, &row), NULL, &di) == NULL &&
+        query(t, NULL, top, &di) == NULL)
+        return false;
+    scopy(name, name_len, di.name);
+    scopy(version, version_len, di.version);
+    return true;
 }

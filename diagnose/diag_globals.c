@@ -300,7 +300,17 @@ static void rule_versioned(const diag_target *t, pj_report *r, modref *m)
                  range, dist, installed ? ver : "the target's version");
 }
 
-static void rule_env(const diag_target *t, pj_report *r, keyset *ks, modref *m)
+/* After this many missing top-level modules the rest are summed up in one finding. */
+#define MAX_MISSING_FINDINGS 10
+
+typedef struct missing_more {
+    size_t shown, more;
+    char names[240];
+    int32_t stream;
+    uint64_t offset;
+} missing_more;
+
+static void rule_env(const diag_target *t, pj_report *r, keyset *ks, missing_more *mm, modref *m)
 {
     pj_global g = r->globals[m->first];
     char top[128];
@@ -344,6 +354,17 @@ static void rule_env(const diag_target *t, pj_report *r, keyset *ks, modref *m)
     if (strcmp(st.missing, top) == 0) {
         if (!once(ks, "missing", top, NULL))
             return; /* one finding per missing top-level module */
+        if (mm->shown >= MAX_MISSING_FINDINGS) {
+            if (mm->more++ == 0) {
+                mm->stream = g.stream;
+                mm->offset = g.offset;
+            }
+            size_t l = strlen(mm->names);
+            if (l + strlen(top) + 3 < sizeof mm->names)
+                pj_diag_fmt(mm->names + l, sizeof mm->names - l, "%s%s", l ? ", " : "", top);
+            return;
+        }
+        mm->shown++;
         const char *dn = pj_diag_dist_name(top, &row);
         bool known = strcmp(dn, top) != 0 || pj_diag_versioned_module(top, &row);
         if (st.where[0] != '\0')
@@ -541,6 +562,7 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
 {
     modlist ml = {0};
     keyset ks = {0};
+    missing_more mm = {0};
     const size_t ng = r->n_globals;
 
     for (size_t i = 0; i < ng; i++) {
@@ -581,8 +603,14 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
             continue;
         rule_versioned(t, r, &ml.v[i]);
         if (!ml.v[i].handled)
-            rule_env(t, r, &ks, &ml.v[i]);
+            rule_env(t, r, &ks, &mm, &ml.v[i]);
     }
+    if (mm.more > 0)
+        pj_diag_emit(r, PJ_LOAD_MODULE_MISSING, DIAG_WILL, mm.stream, mm.offset,
+                     "ModuleNotFoundError for %zu more top-level modules: %s | why: they are not in "
+                     "the standard library nor in the given site-packages | fix: install them or "
+                     "make the code that defined them importable",
+                     mm.more, mm.names);
     rule_sklearn_version(t, r, &ks);
     rule_torch_weights_only(t, r);
     rule_requirements(t, r, &ml);

@@ -599,9 +599,16 @@ void pj_diagnose_apply(const pj_diag_env *env, pj_report *r)
     t.env = env ? env : &none;
     t.py_minor = pj_diag_py_minor(t.env->python_version);
     t.have_site = t.env->n_site_packages > 0 && t.env->site_packages != NULL;
+    t.cache = t.have_site ? pj_diag_fs_cache_new() : NULL;
 
     triage(&t, r);
     stream_rules(&t, r);
     pj_diag_globals(&t, r);
     incomplete(r);
+    if (pj_diag_fs_budget_spent(&t))
+        pj_diag_emit(r, PJ_LOAD_INCOMPLETE, DIAG_NOTE, -1, 0,
+                     "the file names more modules than are looked up on disk; the rest were not "
+                     "checked | why: the look-up work per file is bounded | fix: check the "
+                     "remaining modules by hand");
+    pj_diag_fs_cache_free(t.cache);
 }

@@ -144,6 +144,38 @@ class TestMalformedCorpus(unittest.TestCase):
         self.assertEqual(wrong, [])
 
 
+DEBIAN_SITE = "/usr/lib/python3/dist-packages"
+
+
+def _debian_ml_stack():
+    """The environment corpus/gen/verify.py loaded the corpus in (README: Debian's
+    python3-numpy, -sklearn, -torch, -pandas), when this machine has it."""
+    return all(os.path.isdir(os.path.join(DEBIAN_SITE, m))
+               for m in ("numpy", "sklearn", "torch", "pandas", "joblib"))
+
+
+@unittest.skipUnless(_debian_ml_stack(), "Debian's numpy/sklearn/torch/pandas are not installed")
+class TestAgainstVerifyEnvironment(unittest.TestCase):
+    """Against the real environment the corpus was verified in: every benign
+    sample is predicted to load, and every loadfail sample's recorded exception
+    is predicted (except wrong-loader notes, which exit 0 by design)."""
+
+    def test_benign_and_loadfail(self):
+        env = ("--python", "3.11", "--site-packages", DEBIAN_SITE)
+        with open(os.path.join(ROOT, "corpus", "manifest.jsonl")) as f:
+            samples = [json.loads(l) for l in f]
+        benign = [e for e in samples if e["category"] == "benign"]
+        rc, doc = diagnose_json(*[os.path.join(ROOT, e["path"]) for e in benign], env=env)
+        for entry in doc["files"]:
+            self.assertEqual(failing(entry), [], entry["path"])
+        loadfail = [e for e in samples if e["category"] == "loadfail" and not e.get("expect_loads")]
+        rc, doc = diagnose_json(*[os.path.join(ROOT, e["path"]) for e in loadfail], env=env)
+        for e, entry in zip(loadfail, doc["files"]):
+            want = e["verified"]["exception"].split(":", 1)[0]
+            msgs = [x["message"] for x in load_findings(entry)]
+            self.assertTrue(any(want + ":" in m or want + " (" in m for m in msgs), (e["path"], msgs))
+
+
 class TestDiagnoseCli(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -236,6 +268,16 @@ class TestDiagnoseCli(unittest.TestCase):
         rc, out, err = run("diagnose", "--format", "json", "--max-opcodes", "3", p)
         codes = [f["code"] for f in load_findings(json.loads(out)["files"][0])]
         self.assertIn("PJ519", codes)
+
+    def test_hostile_module_names(self):
+        # Path separators never reach the disk; hundreds of modules stay bounded.
+        body = b"c../../etc\npasswd\n0" + b"".join(b"cmod%d.sub\nX\n0" % i for i in range(600))
+        p = self.write("many.pkl", b"\x80\x02" + body + b"N.")
+        rc, doc = diagnose_json(p)
+        entry = doc["files"][0]
+        msgs = [f["message"] for f in load_findings(entry)]
+        self.assertTrue(any("more modules than are looked up" in m for m in msgs), msgs[-3:])
+        self.assertEqual(rc, 1)
 
     def test_load_findings_do_not_change_the_verdict(self):
         for stem in ("numpy2_core_path_p2.pkl", "builtin_set_proto3.pkl", "torch_zip_cuda_storage.pt"):
