@@ -492,6 +492,8 @@ void pj_decompress(pj_scan_ctx *ctx, pj_dz_kind kind, const uint8_t *in, size_t 
         run_lz4(in, n, &o, res);
         break;
     }
+    if (res->status == PJ_DZ_NOMEM && res->error == NULL)
+        res->error = "out of memory (sandbox address-space limit?)";
     if (o.len > left) {
         o.len = (size_t)left;
         res->status = capped ? PJ_DZ_OK : PJ_DZ_BUDGET;
