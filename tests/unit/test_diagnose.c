@@ -626,6 +626,83 @@ static void test_python_floor_and_idempotence(void **state)
     pj_report_free(r);
 }
 
+static void test_more_rules(void **state)
+{
+    (void)state;
+    /* Current-release paths are quiet without a target, checked with one. */
+    pj_report *r = mk("pickle");
+    int32_t s = add_stream(r, 2);
+    add_global(r, s, "sklearn.ensemble._forest", "RandomForestClassifier", 5);
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_null(find(r, PJ_LOAD_LIBRARY_PATH));
+    pj_report_free(r);
+
+    /* pandas 2 (egg-info metadata) has no pandas.core.indexes.numeric. */
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    add_global(r, s, "pandas.core.indexes.numeric", "Int64Index", 7);
+    add_global(r, s, "pandas.core.frame", "DataFrame", 9);
+    pj_diagnose_apply(&ENV311, r);
+    const pj_finding *f = find(r, PJ_LOAD_LIBRARY_PATH);
+    assert_msg(f, "will fail: ModuleNotFoundError: No module named 'pandas.core.indexes.numeric'");
+    assert_msg(f, "pandas 2.2.2");
+    assert_int_equal(count(r, PJ_LOAD_LIBRARY_PATH), 1);
+    assert_null(find(r, PJ_LOAD_MODULE_MISSING));
+    pj_report_free(r);
+
+    /* TorchScript classes: fine in a TorchScript archive, not in a plain pickle. */
+    r = mk("torchscript");
+    s = add_stream(r, 2);
+    add_global(r, s, "__torch__.Net", "Net", 3);
+    pj_diagnose_apply(&ENV311, r);
+    assert_null(find(r, PJ_LOAD_MODULE_MISSING));
+    pj_report_free(r);
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    add_global(r, s, "__torch__.Net", "Net", 3);
+    pj_diagnose_apply(&ENV311, r);
+    assert_msg(find(r, PJ_LOAD_MODULE_MISSING), "No module named '__torch__'");
+    assert_msg(find(r, PJ_LOAD_MODULE_MISSING), "torch.jit.load");
+    pj_report_free(r);
+
+    /* The device read back from the VM's PJ122 message (legacy 6-tuples). */
+    r = mk("torch-legacy");
+    s = add_stream(r, 2);
+    pj_report_add_finding(r, PJ_PERSISTENT_ID, PJ_SEV_SUSPICIOUS, s, 289,
+                          "BINPERSID at offset 289: persistent id ('storage', torch.FloatStorage, "
+                          "'0000', 'cuda:0', 12, None) is not a PyTorch storage");
+    pj_diagnose_apply(&NO_ENV, r);
+    f = find(r, PJ_LOAD_TORCH_DEVICE);
+    assert_msg(f, "saved on 'cuda:0'");
+    assert_int_equal(f->offset, 289);
+    assert_null(find(r, PJ_LOAD_PERSISTENT_ID)); /* torch.load has a persistent_load */
+    pj_report_free(r);
+
+    /* Module names with path separators never reach the disk. */
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    add_global(r, s, "numpy/../../etc", "passwd", 3);
+    pj_diagnose_apply(&ENV311, r);
+    assert_non_null(find(r, PJ_LOAD_MODULE_MISSING));
+    pj_report_free(r);
+
+    /* Truncation: EOF at an opcode is EOFError; a huge length is MemoryError. */
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    pj_report_add_finding(r, PJ_TRUNCATED, PJ_SEV_SUSPICIOUS, s, 4,
+                          "pickle data was truncated (needs 1 bytes, 0 left) (opcode at offset 4)");
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_msg(find(r, PJ_LOAD_STREAM_ERROR), "will fail: EOFError: Ran out of input");
+    pj_report_free(r);
+    r = mk("pickle");
+    s = add_stream(r, 4);
+    pj_report_add_finding(r, PJ_TRUNCATED, PJ_SEV_SUSPICIOUS, s, 2,
+                          "pickle data was truncated (needs 1099511627776 bytes, 1 left) (BYTEARRAY8 at offset 2)");
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_msg(find(r, PJ_LOAD_STREAM_ERROR), "will fail: MemoryError");
+    pj_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_env_modules),
         cmocka_unit_test(test_torch_weights_only),
         cmocka_unit_test(test_python_floor_and_idempotence),
+        cmocka_unit_test(test_more_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
