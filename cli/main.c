@@ -2,6 +2,7 @@
 #include "picklejail.h"
 #include "render.h"
 #include "render_diagnose.h"
+#include "cli.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,25 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_USAGE = 2 };
-enum out_format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_SARIF };
-
-typedef struct cli {
-    bool diagnose;
-    enum out_format format;
-    pj_severity fail_on;
-    bool color;
-    bool verbose;
-    pj_options opts;
-    pj_policy *policy;
-    pj_diag_env env;
-    const char *site_packages[64];
-    size_t nfiles;
-    size_t counts[4];
-    bool any_error;
-    bool any_failing;
-} cli;
 
 static void usage(FILE *out)
 {
@@ -53,6 +35,7 @@ static void usage(FILE *out)
           "output:\n"
           "  -f, --format FMT      text (default), json, jsonl or sarif\n"
           "  -v, --verbose         text: also list safe globals, calls and info findings\n"
+          "  -j, --jobs N          scan N files at a time (default 1); output order is kept\n"
           "      --color WHEN      auto (default), always, never\n"
           "\n"
           "policy:\n"
@@ -98,17 +81,19 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 static void emit(cli *c, const pj_file_result *f)
 {
-    bool first = c->nfiles == 0;
+    /* Workers render each file on its own; the parent joins them. */
+    bool first = c->nfiles == 0 || c->worker;
+    FILE *out = c->out ? c->out : stdout;
     switch (c->format) {
     case FMT_TEXT:
         if (c->diagnose)
-            pj_render_diagnosis(stdout, f->path, f->report, c->color);
+            pj_render_diagnosis(out, f->path, f->report, c->color);
         else
-            pj_render_text(stdout, f, c->color, c->verbose);
+            pj_render_text(out, f, c->color, c->verbose);
         break;
-    case FMT_JSON: pj_json_file(stdout, f, first, false); break;
-    case FMT_JSONL: pj_json_file(stdout, f, first, true); break;
-    case FMT_SARIF: pj_sarif_file(stdout, f, first); break;
+    case FMT_JSON: pj_json_file(out, f, first, false); break;
+    case FMT_JSONL: pj_json_file(out, f, first, true); break;
+    case FMT_SARIF: pj_sarif_file(out, f, first); break;
     }
     c->nfiles++;
 }
@@ -130,6 +115,8 @@ static bool failing(const cli *c, const pj_report *r)
 
 static void finish_report(cli *c, const char *path, pj_report *r, const char *error)
 {
+    c->last_verdict = PJ_VERDICT_ERROR;
+    c->last_failing = false;
     pj_policy_apply(c->policy, r);
     pj_diagnose_apply(&c->env, r);
     if (!r->scanned)
@@ -141,10 +128,16 @@ static void finish_report(cli *c, const char *path, pj_report *r, const char *er
         c->any_error = true;
     if (failing(c, r))
         c->any_failing = true;
+    c->last_verdict = r->verdict;
+    c->last_failing = failing(c, r);
 }
 
 static void error_file(cli *c, const char *path, const char *error)
 {
+    if (c->collect) {
+        pj_cli_add_job(c, path, error);
+        return;
+    }
     pj_report *r = pj_scan_buffer((const uint8_t *)"", 0, &c->opts);
     if (r == NULL) {
         fprintf(stderr, "picklejail: out of memory\n");
@@ -209,7 +202,10 @@ static void scan_dir(cli *c, const char *path, int depth)
 static void scan_path(cli *c, const char *path, int depth)
 {
     if (strcmp(path, "-") == 0 && depth == 0) {
-        scan_fd(c, "-", STDIN_FILENO);
+        if (c->collect)
+            pj_cli_add_job(c, "-", NULL);
+        else
+            scan_fd(c, "-", STDIN_FILENO);
         return;
     }
     struct stat st;
@@ -233,6 +229,10 @@ static void scan_path(cli *c, const char *path, int depth)
     }
     if (depth > 0 && !S_ISREG(st.st_mode))
         return; /* sockets, fifos found while walking */
+    if (c->collect) {
+        pj_cli_add_job(c, path, NULL);
+        return;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         char msg[256];
@@ -244,10 +244,21 @@ static void scan_path(cli *c, const char *path, int depth)
     close(fd);
 }
 
+void pj_cli_run_job(cli *c, const pj_cli_job *j)
+{
+    bool collect = c->collect;
+    c->collect = false;
+    if (j->error != NULL)
+        error_file(c, j->path, j->error);
+    else
+        scan_path(c, j->path, 0);
+    c->collect = collect;
+}
+
 enum {
     O_FAIL_ON = 256, O_POLICY, O_PROFILE, O_NO_SANDBOX, O_TIMEOUT, O_CPU, O_MEMORY, O_MAX_SIZE,
     O_MAX_OPCODES, O_MAX_MEMO, O_MAX_STACK, O_MAX_NESTING, O_MAX_ARENA, O_MAX_DECOMP, O_PYTHON,
-    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE
+    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE, O_JOBS
 };
 
 static const struct option long_opts[] = {
@@ -272,6 +283,7 @@ static const struct option long_opts[] = {
     {"python", required_argument, NULL, O_PYTHON},
     {"site-packages", required_argument, NULL, O_SITE},
     {"color", required_argument, NULL, O_COLOR},
+    {"jobs", required_argument, NULL, 'j'},
 #ifdef PJ_TEST_BUILD
     {"test-misbehave", required_argument, NULL, O_MISBEHAVE},
 #endif
@@ -332,7 +344,7 @@ int main(int argc, char **argv)
     optind = first;
     int opt;
     uint64_t u;
-    while ((opt = getopt_long(argc, argv, "f:vh", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "f:vhj:", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "text") == 0)
@@ -347,6 +359,13 @@ int main(int argc, char **argv)
                 { rc = bad_value("format", optarg, "expected text, json, jsonl or sarif"); goto out; }
             break;
         case 'v': c.verbose = true; break;
+        case 'j':
+            if (!parse_u64(optarg, 64, &u) || u == 0) {
+                rc = bad_value("jobs", optarg, "a number of parallel scans from 1 to 64");
+                goto out;
+            }
+            c.jobs = (unsigned)u;
+            break;
         case 'h': usage(stdout); goto out;
         case O_VERSION: printf("picklejail %s\n", PJ_VERSION); goto out;
         case O_FAIL_ON:
@@ -472,8 +491,17 @@ int main(int argc, char **argv)
         pj_json_begin(stdout);
     else if (c.format == FMT_SARIF)
         pj_sarif_begin(stdout);
-    for (int i = optind; i < argc; i++)
-        scan_path(&c, argv[i], 0);
+    if (c.jobs > 1) {
+        /* Walk first, then scan in worker processes; output keeps the walk's order. */
+        c.collect = true;
+        for (int i = optind; i < argc; i++)
+            scan_path(&c, argv[i], 0);
+        c.collect = false;
+        pj_cli_run_parallel(&c);
+    } else {
+        for (int i = optind; i < argc; i++)
+            scan_path(&c, argv[i], 0);
+    }
     if (c.format == FMT_JSON)
         pj_json_end(stdout);
     else if (c.format == FMT_SARIF)
@@ -490,5 +518,6 @@ int main(int argc, char **argv)
     }
 out:
     pj_policy_free(c.policy);
+    pj_cli_free_jobs(&c);
     return rc;
 }

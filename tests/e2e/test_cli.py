@@ -111,6 +111,23 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertEqual(doc["files"][2]["verdict"], "dangerous")
 
+    def test_parallel_jobs_same_output_in_order(self):
+        for i in range(7):
+            self.write("f%d.pkl" % i, OS_SYSTEM_P0 if i % 3 == 0 else BENIGN_P2)
+        missing = os.path.join(self.dir, "missing.pkl")
+        for fmt in ("json", "jsonl", "sarif", "text"):
+            r1 = pjtest.run("scan", "--format", fmt, "--color", "never", self.dir, missing)
+            r3 = pjtest.run("scan", "-j", "3", "--format", fmt, "--color", "never", self.dir, missing)
+            self.assertEqual(r1[0], 1)
+            self.assertEqual(r3[0], r1[0], fmt)
+            self.assertEqual(r3[1], r1[1], fmt)
+        doc = json.loads(pjtest.run("scan", "-j", "3", "--format", "json", self.dir, missing)[1])
+        self.assertEqual([os.path.basename(f["path"]) for f in doc["files"]],
+                         ["f%d.pkl" % i for i in range(7)] + ["missing.pkl"])
+        self.assertEqual(doc["files"][-1]["verdict"], "error")
+        rc, _, err = pjtest.run("scan", "-j", "0", self.dir)
+        self.assertEqual(rc, 2)
+
     def test_jsonl_one_line_per_file(self):
         a = self.write("a.pkl", BENIGN_P2)
         b = self.write("b.pkl", OS_SYSTEM_P0)
