@@ -331,7 +331,10 @@ void pj_policy_classify(const pj_policy *p, const char *module, const char *name
     m.p = p;
     m.path = path;
     m.walk = strchr(name, '.') != NULL || has_dunder_component(name);
-    match_candidate(&m, path, true);
+    /* a name too long for the buffer is judged for danger only: no allow
+     * rule may match a truncated spelling */
+    bool fits = strlen(module) + strlen(name) + 2 <= sizeof path;
+    match_candidate(&m, path, fits);
     match_danger(&m, module, name, true);
     if (raw_module != NULL && raw_name != NULL &&
         (strcmp(raw_module, module) != 0 || strcmp(raw_name, name) != 0))

@@ -259,6 +259,13 @@ static void test_builtin_classes(void **state)
     /* not on a list: unknown, never safe */
     assert_int_equal(classify(NULL, "posixpath", "join", NULL), PJ_POLICY_UNKNOWN);
     assert_int_equal(classify(NULL, "__builtin__", "set", NULL), PJ_POLICY_UNKNOWN);
+    /* names longer than the matcher's buffer: danger still seen, never allowed */
+    char longname[1500];
+    memset(longname, 'A', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(classify(NULL, "sklearn.base", longname, NULL), PJ_POLICY_UNKNOWN);
+    assert_int_equal(classify(NULL, "os", longname, NULL), PJ_POLICY_DANGEROUS);
+    assert_int_equal(classify(NULL, "torch", longname, NULL), PJ_POLICY_UNKNOWN);
 }
 
 static void test_attribute_walks(void **state)
