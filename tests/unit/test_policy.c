@@ -252,6 +252,16 @@ static void test_builtin_classes(void **state)
                      PJ_POLICY_SAFE);
     assert_int_equal(classify(NULL, "__torch__.torch.nn.modules.linear", "Linear", NULL),
                      PJ_POLICY_SAFE);
+    assert_int_equal(classify(NULL, "transformers.training_args", "TrainingArguments", NULL),
+                     PJ_POLICY_SAFE);
+    assert_int_equal(classify(NULL, "transformers.trainer_utils", "IntervalStrategy", NULL),
+                     PJ_POLICY_SAFE);
+    assert_int_equal(classify(NULL, "transformers.dynamic_module_utils",
+                              "get_class_from_dynamic_module", NULL),
+                     PJ_POLICY_DANGEROUS);
+    assert_int_equal(classify(NULL, "transformers_modules.evil", "Model", NULL), PJ_POLICY_UNKNOWN);
+    assert_int_equal(classify(NULL, "omegaconf.dictconfig", "DictConfig", NULL), PJ_POLICY_SAFE);
+    assert_int_equal(classify(NULL, "typing", "get_type_hints", NULL), PJ_POLICY_UNKNOWN);
     /* sklearn: classes by package, functions only when listed */
     assert_int_equal(classify(NULL, "sklearn.utils.fixes", "some_function", NULL),
                      PJ_POLICY_UNKNOWN);
