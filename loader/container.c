@@ -212,17 +212,29 @@ void pj_scan_container(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const 
         pj_scan_not_model(ctx, f, data, len, loc);
         break;
     case PJ_FMT_UNKNOWN:
-    case PJ_FMT_PICKLE:
+    case PJ_FMT_PICKLE: {
         /* A pickle without PROTO may start with any opcode: unknown bytes
-         * are scanned as a pickle too. */
-        if (f == PJ_FMT_UNKNOWN)
-            pj_cfinding(ctx, loc, PJ_UNKNOWN_FORMAT, 0,
-                    "format not recognised (first bytes %02x %02x %02x %02x, %zu bytes): scanned "
-                    "as a pickle anyway",
-                    len > 0 ? data[0] : 0, len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
-                        len > 3 ? data[3] : 0, len);
+         * are scanned as a pickle too, and are one if that works. */
         size_t streams_before = ctx->report->n_streams;
         pj_scan_pickles(ctx, data, len, loc, PJ_PICKLES_JOBLIB);
+        if (f == PJ_FMT_UNKNOWN) {
+            /* A pickle when it parses, or breaks only after some opcodes,
+             * or starts with PROTO (an unsupported protocol is still one). */
+            const pj_stream *s0 = ctx->report->n_streams > streams_before
+                                      ? &ctx->report->streams[streams_before]
+                                      : NULL;
+            if (s0 != NULL && (s0->complete || s0->opcodes >= 2 || data[0] == 0x80)) {
+                f = PJ_FMT_PICKLE;
+                if (ctx->depth == 0)
+                    ctx->report->format = "pickle";
+            } else {
+                pj_cfinding(ctx, loc, PJ_UNKNOWN_FORMAT, 0,
+                            "format not recognised (first bytes %02x %02x %02x %02x, %zu bytes) "
+                            "and not a valid pickle either",
+                            len > 0 ? data[0] : 0, len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
+                            len > 3 ? data[3] : 0, len);
+            }
+        }
         if (ctx->depth == 0 && f == PJ_FMT_PICKLE && has_joblib_globals(ctx->report, globals_before))
             ctx->report->format = "joblib";
         /* Legacy torch file whose magic number is not the literal LONG1
@@ -241,5 +253,6 @@ void pj_scan_container(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const 
             pj_scan_zip(ctx, data, len, loc);
         }
         break;
+    }
     }
 }
