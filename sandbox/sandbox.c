@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/stat.h>
@@ -434,11 +435,42 @@ static pj_report *unavailable_report(const pj_options *o, const char *what, int 
     return r;
 }
 
-/* Libraries that load code or data on first use (glibc's iconv modules for
- * libarchive's 7z names) do it here, once, in the parent: every child
- * inherits them, and none has to open a file under the filter. */
+/* Once per process, in the parent, so that every child inherits the result:
+ * - libraries that load code or data on first use (glibc's iconv module for
+ *   libarchive's 7z names) do it now: no child opens a file under the filter;
+ * - the dynamic linker resolves the lazily bound library calls a child
+ *   makes (one small scan, and harmless calls of the setup functions): that
+ *   work would otherwise be redone in, and thrown away with, every child
+ *   (about a tenth of the per-file cost). */
 static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
-static void prepare(void) { pj_containers_prepare(); }
+static void prepare(void)
+{
+    pj_containers_prepare();
+    /* {'a': 1, 'b': [1.0, None, True]} and os.system('id') */
+    static const uint8_t warm[] = "\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01K\x01X\x01\x00\x00\x00" "b"
+                                  "]q\x02(G?\xf0\x00\x00\x00\x00\x00\x00N\x88" "ecos\nsystem\n"
+                                  "X\x02\x00\x00\x00" "id\x85" "Ru.";
+    pj_options o;
+    pj_options_default(&o);
+    o.sandbox = false;
+    pj_report *r = pj_scan_buffer(warm, sizeof warm - 1, &o);
+    if (r != NULL) {
+        size_t n = 0;
+        free(pj_wire_encode(r, &n));
+        pj_report_free(r);
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_CORE, &rl) == 0)
+        (void)setrlimit(RLIMIT_CORE, &rl);
+    (void)prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    struct sigaction sa;
+    (void)sigaction(SIGSYS, NULL, &sa);
+    sigset_t set;
+    sigemptyset(&set);
+    sigfillset(&set);
+    (void)sigprocmask(SIG_BLOCK, NULL, &set);
+    (void)dup2(STDERR_FILENO, STDERR_FILENO);
+}
 
 static pj_report *scan_sandboxed(const input *in, const pj_options *o, const char **error)
 {
