@@ -438,6 +438,13 @@ class NotModels(Base):
             self.assertIn(code, codes(e), fmt)
             self.assertNotEqual(e["verdict"], "dangerous")
 
+    def test_headerless_pickles_are_pickles(self):
+        for data in (b"I1\n.", b"Vabc\np0\n.", pickle.dumps("x", protocol=0), PAYLOAD0):
+            rc, e = self.scan(data)
+            self.assertEqual(e["format"], "pickle", data)
+            self.assertNotIn("PJ221", codes(e))
+            self.assertEqual(locations(e), [""])
+
     def test_safetensors_bad_length(self):
         rc, e = self.scan(struct.pack("<Q", 1 << 40) + b'{"a":1}')
         self.assertEqual(e["format"], "safetensors")
