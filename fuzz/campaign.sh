@@ -3,6 +3,9 @@
 # (libFuzzer, ASan+UBSan), from a snapshot of the binaries so a rebuild in the
 # shared tree cannot disturb it.  Logs and final stats: build/fuzz/logs/.
 #   fuzz/campaign.sh SECONDS [HARNESS...]     (default: every fuzz/fuzz_*.c)
+# FUZZ_EXTRA adds libFuzzer flags (e.g. -malloc_limit_mb=4096 to get past a
+# known big-allocation bug).  A crash ends that harness's run early; the
+# input is in build/fuzz/artifacts/.
 set -u
 cd "$(dirname "$0")/.."
 secs=$1; shift
@@ -22,7 +25,8 @@ for n in $names; do
   echo "$(date +%T) start $n ${secs}s -> $log"
   ASAN_OPTIONS=detect_leaks=1 nice -n 5 "$snap/$n" "build/fuzz/corpus/$n" "build/fuzz/seeds/$n" \
     ${dict:+-dict=$dict} -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
-    -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$n-" >"$log" 2>&1
-  echo "$(date +%T) end $n exit $? $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n1)" \
+    -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$n-" ${FUZZ_EXTRA:-} >"$log" 2>&1
+  rc=$?
+  echo "$(date +%T) end $n exit $rc $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n1)" \
        "$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$log" | tr '\n' ' ')"
 done
