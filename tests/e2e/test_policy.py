@@ -293,7 +293,32 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("unknown profile 'nosuch'", err)
 
-    # ---- the corpus ---------------------------------------------------------------------------
+    # ---- real library output --------------------------------------------------------------
+
+    def test_real_library_pickles_are_safe(self):
+        """False-positive regression: files written by scikit-learn, pandas, NumPy,
+        joblib and torch (tests/e2e/data/policy-benign/make.py) are safe under the
+        default policy, and every global in them is classified safe."""
+        d = os.path.join(pjtest.ROOT, "tests", "e2e", "data", "policy-benign")
+        paths = sorted(os.path.join(d, n) for n in os.listdir(d) if not n.endswith(".py"))
+        self.assertGreaterEqual(len(paths), 20)
+        rc, doc = pjtest.scan_json(*paths)
+        self.assertEqual(len(doc["files"]), len(paths))
+        for e in doc["files"]:
+            with self.subTest(path=os.path.basename(e["path"])):
+                worst = [(f["code"], f["message"]) for f in e["findings"]
+                         if f["class"] == "security" and f["severity"] != "info"]
+                self.assertEqual((e["verdict"], worst), ("safe", []))
+                self.assertTrue(all(g["policy"] == "safe" for g in self.globals_(e).values()))
+        self.assertEqual(rc, 0)
+        # the same files under a restricted profile are not all safe
+        rc, doc = pjtest.scan_json(*paths, extra=("--profile", "torch"))
+        self.assertEqual(rc, 1)
+        verdicts = {os.path.basename(e["path"]): e["verdict"] for e in doc["files"]}
+        self.assertEqual(verdicts["torch_whole_model.pt"], "safe")
+        self.assertEqual(verdicts["sk_svc_p4.pkl"], "suspicious")
+
+    # ---- text output -------------------------------------------------------------------------
 
     def test_text_output_names_the_rule(self):
         path = os.path.join(self.tmp.name, "t.pkl")
