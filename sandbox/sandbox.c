@@ -281,7 +281,11 @@ static void collect(pid_t pid, int rfd, const pj_options *o, outcome *out)
         ssize_t n = read(rfd, out->data + out->len, cap - out->len);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n <= 0)
+        if (n < 0) {
+            kill_it = true;
+            break;
+        }
+        if (n == 0)
             break; /* EOF: the child has exited (it cannot close fd 3 itself) */
         out->len += (size_t)n;
         if (out->len > bound) {
