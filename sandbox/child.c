@@ -138,6 +138,11 @@ _Noreturn void pj_sandbox_child(const pj_child_job *job)
         die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
+    /* If the scanning process dies (Ctrl-C), nothing would ever read or
+     * reap this child: it goes with its parent.  Checked after setting it,
+     * in case the parent was already gone. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != job->parent)
+        pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
 
 #ifdef PJ_TEST_BUILD
     if (pj_misbehave_skip_seccomp(job))

@@ -489,7 +489,8 @@ static pj_report *scan_sandboxed(const input *in, const pj_options *o, const cha
                         .len = in->len,
                         .opts = o,
                         .prog = prog,
-                        .rlimit_as = address_space_limit(o, in->map_len)};
+                        .rlimit_as = address_space_limit(o, in->map_len),
+                        .parent = getpid()};
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         *error = "cannot create the report pipe";

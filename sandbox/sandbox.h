@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The child's report pipe is always moved to this descriptor, so the filter
  * (compiled once) can check write()'s fd argument against a constant. */
@@ -39,6 +40,7 @@ typedef struct pj_child_job {
     int report_fd;                 /* write end of the report pipe */
     const struct sock_fprog *prog; /* the compiled filter */
     uint64_t rlimit_as;            /* 0: no address-space limit */
+    pid_t parent;                  /* the scanning process */
 } pj_child_job;
 
 /* The child's only ways out and to the parent: raw syscalls (sanitizers

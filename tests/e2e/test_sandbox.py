@@ -142,6 +142,40 @@ class SandboxJailTest(unittest.TestCase):
         self.assertIsNotNone(status, "no sandboxed child with Seccomp: 2 seen")
         self.assertRegex(status, r"NoNewPrivs:\s+1")
 
+    def spinning_child(self, proc):
+        """The pid of proc's child, once it runs (or None)."""
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    kids = f.read().split()
+            except OSError:
+                kids = []
+            if kids:
+                return int(kids[0])
+            time.sleep(0.05)
+        return None
+
+    def test_child_dies_with_its_parent(self):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.Popen([pjtest.BIN, "scan", "--test-misbehave", "loop", "--timeout", "60",
+                              "--cpu", "60", self.bad], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+        child = self.spinning_child(p)
+        p.kill()
+        p.wait()
+        self.assertIsNotNone(child)
+        gone = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not gone:
+            try:
+                with open(f"/proc/{child}/stat") as f:
+                    gone = f.read().split(")")[-1].split()[0] in ("Z", "X")
+            except OSError:
+                gone = True
+            time.sleep(0.05)
+        self.assertTrue(gone, "the scanner child outlived the killed CLI")
+
     def test_thousands_of_files_no_leaks(self):
         """2000 files in one invocation, every twentieth crashing its child, with
         only 64 descriptors allowed: any per-file descriptor leak fails."""
