@@ -725,6 +725,19 @@ def compare_file(rec, entry):
         if cp["ok"] and st.get("complete") is False:
             diffs.append("stream-incomplete: CPython accepts load %d @%d, picklejail marks the stream "
                          "incomplete" % (k, cp["start"]))
+    # pickle.loads (bytes in memory: frames are not re-read from a file).
+    # picklejail adds a "(as read by pickle.loads)" stream where the two views
+    # differ; otherwise its first stream stands for both.
+    lo = rec.get("loads")
+    if lo and loads and lo.get("error") != "Timeout" and streams:
+        st = next((s for s in streams if "pickle.loads" in s.get("location", "")), None)
+        if st is None and lo["ok"] == loads[0]["ok"] and not [
+                x for x in diffs if "(load 0 " in x or "load 0 " in x]:
+            st = streams[0]
+        if st is not None:
+            compared += 1
+            d = compare_stream(lo, st, compare_build)
+            diffs.extend("loads-%s (pickle.loads)" % x for x in d)
     return compared, diffs, notes
 
 
