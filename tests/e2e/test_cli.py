@@ -36,6 +36,17 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"^picklejail \d+\.\d+\.\d+\n$")
 
+    def test_make_install_destdir(self):
+        import subprocess
+        dest = os.path.join(self.dir, "root")
+        p = subprocess.run(["make", "-s", "-C", pjtest.ROOT, "install", "DESTDIR=" + dest,
+                            "PREFIX=/opt/pj"], capture_output=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        installed = os.path.join(dest, "opt", "pj", "bin", "picklejail")
+        self.assertTrue(os.access(installed, os.X_OK))
+        out = subprocess.run([installed, "--version"], capture_output=True).stdout.decode()
+        self.assertTrue(out.startswith("picklejail "))
+
     def test_usage_errors_exit_2(self):
         p = self.write("a.pkl", BENIGN_P2)
         for args in ([], ["frobnicate"], ["scan"], ["scan", "--format", "xml", p],
