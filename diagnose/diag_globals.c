@@ -93,18 +93,31 @@ typedef struct modref {
     bool handled;       /* a specific rule already explained it */
 } modref;
 
+#define MOD_SLOTS (2 * MAX_KEYS)
+
 typedef struct modlist {
     modref *v;
     size_t n, cap;
-    keyset index;
+    uint32_t *slots; /* open addressing: index + 1 into v, 0 = empty */
 } modlist;
 
+/* Find a module (hostile files may hold many globals: hashed, not scanned). */
 static modref *mod_get(modlist *ml, const char *module)
 {
-    for (size_t i = ml->n; i-- > 0;)
-        if (strcmp(ml->v[i].module, module) == 0)
-            return &ml->v[i];
+    if (ml->slots == NULL)
+        return NULL;
+    for (size_t i = (size_t)(fnv(module) % MOD_SLOTS); ml->slots[i] != 0; i = (i + 1) % MOD_SLOTS)
+        if (strcmp(ml->v[ml->slots[i] - 1].module, module) == 0)
+            return &ml->v[ml->slots[i] - 1];
     return NULL;
+}
+
+static void mod_index(modlist *ml, size_t idx)
+{
+    size_t i = (size_t)(fnv(ml->v[idx].module) % MOD_SLOTS);
+    while (ml->slots[i] != 0)
+        i = (i + 1) % MOD_SLOTS;
+    ml->slots[i] = (uint32_t)(idx + 1);
 }
 
 /* ---- rules that need only the file ------------------------------------ */
@@ -538,7 +551,7 @@ static void rule_requirements(const diag_target *t, pj_report *r, modlist *ml)
     for (size_t i = 0; i < ml->n; i++) {
         char top[128];
         top_of(ml->v[i].module, top, sizeof top);
-        if (strcmp(top, "__main__") == 0 || strcmp(top, "__mp_main__") == 0 || in_py3_stdlib(top) ||
+        if (top[0] == '\0' || strcmp(top, "__main__") == 0 || strcmp(top, "__mp_main__") == 0 || in_py3_stdlib(top) ||
             pj_diag_compat_import(top, &(diag_row){0}) != NULL || !keyset_add(&seen, top))
             continue;
         char item[200], dist[128], ver[64];
@@ -564,6 +577,9 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
     keyset ks = {0};
     missing_more mm = {0};
     const size_t ng = r->n_globals;
+    ml.slots = calloc(MOD_SLOTS, sizeof *ml.slots);
+    if (ml.slots == NULL)
+        return;
 
     for (size_t i = 0; i < ng; i++) {
         const pj_global *g = &r->globals[i];
@@ -585,7 +601,8 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
             ml.v = nv;
             ml.cap = nc;
         }
-        ml.v[ml.n++] = (modref){mod, i, 1, false};
+        ml.v[ml.n] = (modref){mod, i, 1, false};
+        mod_index(&ml, ml.n++);
     }
     for (size_t i = 0; i < ng; i++) {
         const pj_global *g = &r->globals[i];
@@ -616,4 +633,5 @@ void pj_diag_globals(const diag_target *t, pj_report *r)
     rule_requirements(t, r, &ml);
     keyset_free(&ks);
     free(ml.v);
+    free(ml.slots);
 }

@@ -10,9 +10,23 @@
 
 static const char *const outcome_names[] = {"will fail", "may fail", "warning", "note"};
 
+/* Diagnosis findings per file: below the report's LOAD reserve, leaving room
+ * for the closing "omitted" note. */
+#define DIAG_MAX_FINDINGS (PJ_LOAD_FINDINGS_RESERVE - 4)
+
+static size_t load_count(const pj_report *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_findings; i++)
+        n += r->findings[i].cls == PJ_CLASS_LOAD;
+    return n;
+}
+
 void pj_diag_emit(pj_report *r, pj_code code, diag_outcome o, int32_t stream, uint64_t offset,
                   const char *fmt, ...)
 {
+    if (load_count(r) >= DIAG_MAX_FINDINGS)
+        return;
     char body[480];
     va_list ap;
     va_start(ap, fmt);
@@ -611,4 +625,9 @@ void pj_diagnose_apply(const pj_diag_env *env, pj_report *r)
                      "checked | why: the look-up work per file is bounded | fix: check the "
                      "remaining modules by hand");
     pj_diag_fs_cache_free(t.cache);
+    if (load_count(r) >= DIAG_MAX_FINDINGS)
+        pj_report_add_finding(r, PJ_LOAD_INCOMPLETE, PJ_SEV_INFO, -1, 0,
+                              "note: further load findings were omitted | why: at most %d are "
+                              "reported per file | fix: fix the ones shown first",
+                              DIAG_MAX_FINDINGS);
 }

@@ -193,7 +193,12 @@ bool pj_report_vfinding(pj_report *r, pj_code code, pj_severity sev, int32_t str
                         uint64_t offset, const char *fmt, va_list ap)
 {
     struct pj_report_impl *im = r->impl;
-    if (r->n_findings >= im->max_findings) {
+    /* Load-failure diagnosis runs last and has a few slots of its own, so a
+     * file whose security findings fill the cap is still diagnosed. */
+    size_t cap = im->max_findings;
+    if (pj_code_class(code) == PJ_CLASS_LOAD)
+        cap += PJ_LOAD_FINDINGS_RESERVE;
+    if (r->n_findings >= cap) {
         im->findings_overflowed = true;
         /* Never lose severity: keep the worst one by upgrading the last slot. */
         if (r->n_findings > 0 && sev > r->findings[r->n_findings - 1].severity)

@@ -19,6 +19,10 @@ struct pj_report_impl {
 
 pj_report *pj_report_new(size_t budget, size_t max_findings);
 
+/* Findings of class LOAD may exceed max_findings by this many (diagnosis
+ * bounds itself below it). */
+#define PJ_LOAD_FINDINGS_RESERVE 64
+
 /* Escape arbitrary bytes into a printable, NUL-terminated string (\xNN for
  * anything outside printable ASCII; valid UTF-8 is kept when keep_utf8). */
 const char *pj_report_escape(pj_report *r, const uint8_t *s, size_t n, bool keep_utf8);

@@ -703,6 +703,31 @@ static void test_more_rules(void **state)
     pj_report_free(r);
 }
 
+static void test_findings_cap(void **state)
+{
+    (void)state;
+    /* Security findings fill the cap: diagnosis still reports, within its reserve. */
+    pj_report *r = pj_report_new(1u << 22, 5);
+    assert_non_null(r);
+    r->format = "pickle";
+    int32_t s = add_stream(r, 4);
+    for (int i = 0; i < 5; i++)
+        pj_report_add_finding(r, PJ_GLOBAL_UNKNOWN, PJ_SEV_SUSPICIOUS, s, (uint64_t)i, "unknown");
+    char names[200][16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof names[i], "Cls%d", i);
+        add_global(r, s, "__main__", names[i], (uint64_t)(10 + i));
+    }
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_msg(find(r, PJ_LOAD_MAIN_GLOBAL), "'Cls0'");
+    size_t load = 0;
+    for (size_t i = 0; i < r->n_findings; i++)
+        load += r->findings[i].cls == PJ_CLASS_LOAD;
+    assert_true(load <= PJ_LOAD_FINDINGS_RESERVE);
+    assert_msg(&r->findings[r->n_findings - 1], "further load findings were omitted");
+    pj_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_torch_weights_only),
         cmocka_unit_test(test_python_floor_and_idempotence),
         cmocka_unit_test(test_more_rules),
+        cmocka_unit_test(test_findings_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
