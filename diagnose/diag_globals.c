@@ -530,9 +530,10 @@ static void rule_torch_weights_only(const diag_target *t, pj_report *r)
     if (pj_diag_torch_blocked(m))
         pj_diag_fmt(detail, sizeof detail,
                  "Trying to load unsupported GLOBAL %s.%s whose module %s is blocked.", m, n, m);
-    else
+    else /* torch prints builtins.getattr as "getattr" */
         pj_diag_fmt(detail, sizeof detail,
-                 "Unsupported global: GLOBAL %s.%s was not an allowed global by default.", m, n);
+                    "Unsupported global: GLOBAL %s%s%s was not an allowed global by default.",
+                    strcmp(m, "builtins") == 0 ? "" : m, strcmp(m, "builtins") == 0 ? "" : ".", n);
     char also[220] = "";
     if (others[0])
         pj_diag_fmt(also, sizeof also, " (also %s)", others);

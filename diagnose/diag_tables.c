@@ -198,11 +198,5 @@ bool pj_diag_torch_allowed(const char *module, const char *name)
 bool pj_diag_torch_blocked(const char *module)
 {
     diag_row row;
-    char top[128];
-    size_t n = strcspn(module, ".");
-    if (n >= sizeof top)
-        return false;
-    memcpy(top, module, n);
-    top[n] = '\0';
-    return find_row(pj_diag_data_torch_blocked_modules, top, &row);
+    return find_row(pj_diag_data_torch_blocked_modules, module, &row); /* exact module */
 }

@@ -153,7 +153,8 @@ static void test_tables(void **state)
     assert_false(pj_diag_torch_allowed("__main__", "MyModel"));
     assert_false(pj_diag_torch_allowed("torch.nn.modules.linear", "Linear"));
     assert_true(pj_diag_torch_blocked("os"));
-    assert_true(pj_diag_torch_blocked("os.path"));
+    assert_false(pj_diag_torch_blocked("os.path")); /* exact module names */
+    assert_true(pj_diag_torch_allowed("torch.storage", "UntypedStorage"));
     assert_false(pj_diag_torch_blocked("ossaudiodev"));
 }
 
