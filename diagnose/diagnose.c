@@ -305,6 +305,11 @@ static bool stream_is_loaded(const pj_report *r, size_t s)
     if (fmt_is(r, "torch-legacy"))
         return true;
     const char *loc = r->streams[s].location;
+    if (loc != NULL && fmt_is(r, "torch-zip")) {
+        /* torch.load reads only <prefix>/data.pkl of the archive. */
+        size_t n = strlen(loc);
+        return n == 0 || (n >= 8 && strcmp(loc + n - 8, "data.pkl") == 0);
+    }
     return loc == NULL || strchr(loc, '#') == NULL;
 }
 
