@@ -348,6 +348,10 @@ bool pj_rules_parse(const char *source, const char *text, size_t len, bool built
     unsigned line = 1;
     size_t i = 0;
     bool oom = false;
+    /* editors on Windows start UTF-8 files with a byte order mark */
+    if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+        (unsigned char)text[2] == 0xBF)
+        i = 3;
     /* built-in labels name the profile ("safe-torch.rules" -> "torch");
      * user labels name the file */
     char label_buf[128];

@@ -156,7 +156,7 @@ static void test_parse_ok_and_atomic(void **state)
     (void)state;
     pj_policy *p = pj_policy_new();
     char err[256];
-    const char *good = "# comment\n\n  allow mylib.models.Net   # trailing comment\r\n"
+    const char *good = "\xEF\xBB\xBF# comment\n\n  allow mylib.models.Net   # trailing comment\r\n"
                        "deny mylib.evil.* \"no \\\"evil\\\" here\"\n"
                        "allow-module other\nallow-classes third\nallow x.y:Z\n"
                        "allow pkg.*Storage\nwrapper mylib.wrap\nreach mylib.get\n";
