@@ -134,9 +134,11 @@ class _Meta(type):
             if name in ("__getinitargs__", "__dict__", "__reduce__", "__reduce_ex__"):
                 raise AttributeError(name)
             return type.__getattribute__(cls, name)
-        if "." in name or "\x00" in name or name == "":
-            raise AttributeError(name)
         pend = _REC.pending
+        if "." in name or "\x00" in name or name == "":
+            if pend is not None and pend.get("_walk") is cls:
+                pend["failed"] = True
+            raise AttributeError(name)
         path = type.__getattribute__(cls, "_pj_path") + "." + name
         if pend is not None and pend.get("_walk") is cls:
             pend["_walk_names"].append(name)
@@ -168,9 +170,11 @@ class _Module:
         mod = object.__getattribute__(self, "_pj_name")
         if name.startswith("_pj_"):
             return object.__getattribute__(self, name)
-        if "." in name or name == "" or "\x00" in name:
-            raise AttributeError(name)
         pend = _REC.pending
+        if "." in name or name == "" or "\x00" in name:
+            if pend is not None and pend.get("_mod") is self:
+                pend["failed"] = True
+            raise AttributeError(name)
         child = _new_standin(mod + "." + name, True)
         if pend is not None and pend.get("_mod") is self and "_walk" not in pend:
             pend["_walk"] = child
@@ -496,8 +500,17 @@ def picklejail_scan(paths, timeout=300):
     import subprocess
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    p = subprocess.run([PJ_BIN, "scan", "--format", "json", "--no-sandbox"] + list(paths),
-                       capture_output=True, timeout=timeout, env=env)
+    import time
+    for attempt in range(20):
+        # the shared tree may be relinking the binary right now
+        try:
+            p = subprocess.run([PJ_BIN, "scan", "--format", "json", "--no-sandbox"] + list(paths),
+                               capture_output=True, timeout=timeout, env=env)
+            break
+        except OSError:
+            if attempt == 19:
+                raise
+            time.sleep(3)
     err = p.stderr.decode("utf-8", "replace")
     try:
         doc = json.loads(p.stdout)
