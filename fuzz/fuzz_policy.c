@@ -3,6 +3,7 @@
  * the same input are also used as global names ("module name" pairs) and
  * classified, so matching code sees hostile patterns and hostile names. */
 #include "fuzz.h"
+#include "policy_internal.h"
 #include "report.h"
 
 #include <string.h>
@@ -57,12 +58,21 @@ static void classify_lines(const pj_policy *p, const uint8_t *data, size_t size)
     pj_report_free(r);
 }
 
+/* Parsing the built-in rule files costs more than one input: parse them once
+ * and roll back what each input added. */
+static pj_policy *base;
+static pj_policy_mark base_mark;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > (1u << 20))
         return 0;
-    pj_policy *p = pj_policy_new();
-    PJ_FUZZ_ASSERT(p != NULL, "built-in policy loads");
+    if (base == NULL) {
+        base = pj_policy_new();
+        PJ_FUZZ_ASSERT(base != NULL, "built-in policy loads");
+        base_mark = pj_policy_get_mark(base);
+    }
+    pj_policy *p = base;
     char err[512];
     memset(err, 'X', sizeof err);
     bool ok = pj_policy_add_text(p, "fuzz.policy", (const char *)data, size, err, sizeof err);
@@ -70,6 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ok)
         PJ_FUZZ_ASSERT(strncmp(err, "fuzz.policy:", 12) == 0, "error names file:line");
     classify_lines(p, data, size);
-    pj_policy_free(p);
+    PJ_FUZZ_ASSERT(pj_policy_rollback(p, base_mark), "policy rollback");
     return 0;
 }

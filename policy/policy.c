@@ -500,6 +500,27 @@ bool pj_policy_add_file(pj_policy *p, const char *path, char *err, size_t errlen
     return ok;
 }
 
+pj_policy_mark pj_policy_get_mark(const pj_policy *p)
+{
+    pj_policy_mark m = {p->rules.n, p->enabled, p->restricted};
+    return m;
+}
+
+bool pj_policy_rollback(pj_policy *p, pj_policy_mark m)
+{
+    if (m.n_rules > p->rules.n)
+        return false;
+    for (size_t i = m.n_rules; i < p->rules.n; i++) {
+        free(p->rules.v[i].pattern);
+        free(p->rules.v[i].label);
+        free(p->rules.v[i].reason);
+    }
+    p->rules.n = m.n_rules;
+    p->enabled = m.enabled;
+    p->restricted = m.restricted;
+    return rebuild_index(p);
+}
+
 /* The profile and everything it pulls in. */
 static uint32_t closure(const pj_policy *p, int q)
 {

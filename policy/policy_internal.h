@@ -85,6 +85,16 @@ typedef struct pj_classification {
 void pj_policy_classify(const pj_policy *p, const char *module, const char *name,
                         const char *raw_module, const char *raw_name, pj_classification *out);
 
+/* Undo everything added after a mark (the fuzz harness reuses one parsed
+ * built-in policy across inputs). */
+typedef struct pj_policy_mark {
+    size_t n_rules;
+    uint32_t enabled;
+    bool restricted;
+} pj_policy_mark;
+pj_policy_mark pj_policy_get_mark(const pj_policy *p);
+bool pj_policy_rollback(pj_policy *p, pj_policy_mark m);
+
 /* Is the built-in profile index enabled in p? */
 bool pj_policy_profile_enabled(const pj_policy *p, int profile);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "picklejail.h"
+#include "policy_internal.h"
 #include "report.h"
 
 #define OP_GLOBAL 0x63
@@ -581,6 +582,31 @@ static void test_ext_and_verdicts(void **state)
     assert_false(pj_severity_parse("high", &s));
 }
 
+static void test_rollback(void **state)
+{
+    (void)state;
+    pj_policy *p = pj_policy_new();
+    pj_policy_mark m = pj_policy_get_mark(p);
+    char err[128];
+    assert_true(pj_policy_add_text(p, "r", "allow mylib.X\nprofile torch\n", 27, err, sizeof err));
+    pj_report *r = new_report();
+    add_global(r, "mylib", "X", true);
+    add_global(r, "sklearn.svm._classes", "SVC", true);
+    pj_policy_apply(p, r);
+    assert_int_equal(r->globals[0].policy, PJ_POLICY_SAFE);
+    assert_int_equal(r->globals[1].policy, PJ_POLICY_UNKNOWN);
+    pj_report_free(r);
+    assert_true(pj_policy_rollback(p, m));
+    r = new_report();
+    add_global(r, "mylib", "X", true);
+    add_global(r, "sklearn.svm._classes", "SVC", true);
+    pj_policy_apply(p, r);
+    assert_int_equal(r->globals[0].policy, PJ_POLICY_UNKNOWN);
+    assert_int_equal(r->globals[1].policy, PJ_POLICY_SAFE);
+    pj_report_free(r);
+    pj_policy_free(p);
+}
+
 static void test_builtin_files_all_parse(void **state)
 {
     (void)state;
@@ -612,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_build),
         cmocka_unit_test(test_max_int),
         cmocka_unit_test(test_ext_and_verdicts),
+        cmocka_unit_test(test_rollback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
