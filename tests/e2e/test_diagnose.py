@@ -269,6 +269,25 @@ class TestDiagnoseCli(unittest.TestCase):
         codes = [f["code"] for f in load_findings(json.loads(out)["files"][0])]
         self.assertIn("PJ519", codes)
 
+    def test_headlines(self):
+        cases = [("torch_zip_cuda_storage.pt", "MAY FAIL to load", 1),
+                 ("joblib_zlib_via_pickle_load.joblib", "loads, with warnings", 0)]
+        for stem, head, want_rc in cases:
+            p = os.path.join(ROOT, "corpus", "loadfail", stem)
+            rc, out, err = run("diagnose", "--color", "never", *ENV, p)
+            self.assertIn(head, out.splitlines()[0], out)
+            self.assertEqual(rc, want_rc, out)
+
+    def test_pathlib_local_needs_python_313(self):
+        p = self.write("p313.pkl", b"\x80\x02cpathlib._local\nPosixPath\nq\x00)R.")
+        rc, doc = diagnose_json(p, env=("--python", "3.12"))
+        msgs = [f["message"] for f in failing(doc["files"][0])]
+        self.assertTrue(any("No module named 'pathlib._local'; 'pathlib' is not a package" in m
+                            for m in msgs), msgs)
+        rc, doc = diagnose_json(p, env=("--python", "3.13"))
+        self.assertEqual(failing(doc["files"][0]), [])
+        self.assertEqual(rc, 0)
+
     def test_hostile_module_names(self):
         # Path separators never reach the disk; hundreds of modules stay bounded.
         body = b"c../../etc\npasswd\n0" + b"".join(b"cmod%d.sub\nX\n0" % i for i in range(600))
