@@ -132,6 +132,11 @@ static bool open_input(int fd, const pj_options *o, input *in, const char **erro
         }
         /* Files that cannot be mapped (some /proc or FUSE files) are read. */
     }
+    /* A stream is held in this process's memory: bound it by the memory
+     * limit too (default 2 GiB, not the 64 GiB input limit), so that
+     * `scan /dev/zero` or an endless pipe cannot exhaust the machine. */
+    if (o->memory_bytes != 0 && o->memory_bytes < limit)
+        limit = o->memory_bytes;
     return read_stream(fd, limit, in, error);
 }
 

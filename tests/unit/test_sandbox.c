@@ -174,6 +174,11 @@ static void test_pipe_limit(void **state)
     assert_null(find_code(r, PJ_LIMIT_INPUT));
     assert_true(has_global(r, "os", "system"));
     pj_report_free(r);
+    /* A stream is held in memory: the memory limit bounds it too. */
+    o.memory_bytes = 200000;
+    scan_pipe(big, n, &o, &r);
+    assert_non_null(find_code(r, PJ_LIMIT_INPUT));
+    pj_report_free(r);
     free(big);
 }
 
