@@ -509,8 +509,8 @@ static void seq_add_pair(pj_seq *s, const pj_val *k, const pj_val *val)
 
 static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val)
 {
-    if (v->retained > RETAIN_BUDGET && s->kept + 2 > s->cap && s->kept + 2 <= PJ_KEEP_DICT &&
-        key_of_interest(k)) {
+    /* State keys are kept wherever they come, even past the keep limit. */
+    if (s->kept + 2 > s->cap && s->kept + 2 <= PJ_KEEP_DICT + 16 && key_of_interest(k)) {
         pj_val *items = pj_arena_array(&v->a, s->kept + 2, sizeof(pj_val));
         if (items != NULL) {
             if (s->kept)

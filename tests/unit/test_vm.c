@@ -403,10 +403,37 @@ static void test_extra_pickle_and_trailing(void **state)
     pj_report_free(r);
 }
 
+/* _sklearn_version is read from estimator state even when it comes after
+ * more pairs than a dict normally keeps. */
+static void test_sklearn_version_late_key(void **state)
+{
+    (void)state;
+    static uint8_t buf[512];
+    size_t n = 0;
+    const char *head = "\x80\x02" "csk.m\nEst\n)\x81}(";
+    memcpy(buf, head, strlen(head));
+    n = strlen(head);
+    for (int i = 0; i < 12; i++) {
+        buf[n++] = 'U'; buf[n++] = 2; buf[n++] = 'k'; buf[n++] = (uint8_t)('a' + i);
+        buf[n++] = 'K'; buf[n++] = (uint8_t)i;
+    }
+    const char *tail = "U\x10_sklearn_versionU\x05" "1.5.0ub.";
+    memcpy(buf + n, tail, strlen(tail));
+    n += strlen(tail);
+    vm_case c = {"sklearn", (const char *)buf, n, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_non_null(pj_report_get_meta(r, "sklearn.version"));
+    assert_string_equal(pj_report_get_meta(r, "sklearn.version"), "1.5.0");
+    assert_string_equal(pj_report_get_meta(r, "sklearn.estimator.0"), "0:114:1.5.0:sk.m.Est");
+    pj_report_free(r);
+}
+
 int main(void)
 {
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 7];
+    struct CMUnitTest tests[N + 8];
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     }
@@ -417,5 +444,6 @@ int main(void)
     tests[N + 4] = (struct CMUnitTest)cmocka_unit_test(test_memo_limit);
     tests[N + 5] = (struct CMUnitTest)cmocka_unit_test(test_payload_then_garbage_then_pickle);
     tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_extra_pickle_and_trailing);
-    return _cmocka_run_group_tests("vm", tests, N + 7, NULL, NULL);
+    tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_sklearn_version_late_key);
+    return _cmocka_run_group_tests("vm", tests, N + 8, NULL, NULL);
 }
