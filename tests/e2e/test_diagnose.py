@@ -68,9 +68,6 @@ class TestLoadfailCorpus(unittest.TestCase):
             return any(t + ":" in m or t + " (" in m for t in types)
 
         hits = [m for m in msgs if names_type(m)]
-        if not hits and want["type"] == "UserWarning" and "sklearn.version" not in entry["meta"]:
-            self.skipTest("the VM records no _sklearn_version for this file yet "
-                          "(/work/notes/vm-requests.md, follow-up a)")
         self.assertTrue(hits, "%s: no load finding names %s; got %s" % (e["path"], types, msgs))
         # The same module and name as the recorded exception.
         for key in ("module", "name"):
