@@ -1031,6 +1031,40 @@ def _hand_streams():
     H.append(("mark_then_reduce_in_list", b"\x80\x02](" + _glob("os", "getpid") + b")R" + _glob("os", "getppid")
                                           + b")Re."))
     H.append(("proto6", b"\x80\x06N."))
+    # Literal and memo edge cases, each followed by a payload: if picklejail
+    # stops where CPython goes on, the payload's global and call go missing.
+    pay = b"cos\nsystem\n(S'id'\ntR."
+    lits = {
+        "int_space": b"I 1\n", "int_plus": b"I+1\n", "int_hex": b"I0x10\n", "int_octal": b"I010\n",
+        "int_minus_zero": b"I-0\n", "int_trailing_space": b"I1 \n", "int_underscore": b"I1_0\n",
+        "int_big": b"I99999999999999999999999\n", "int_big_hex": b"I0xffffffffffffffffffff\n",
+        "int_empty": b"I\n", "int_01": b"I01\n", "int_00": b"I00\n", "int_crlf": b"I1\r\n",
+        "long_space": b"L 1L\n", "long_underscore": b"L1_0L\n", "long_hex": b"L0x10L\n",
+        "long_no_L": b"L12\n", "long_trailing_space": b"L12 \n", "long_empty": b"L\n",
+        "float_nan": b"Fnan\n", "float_inf": b"F-inf\n", "float_space": b"F 1.5\n",
+        "float_underscore": b"F1_0\n", "float_exp": b"F1e5\n", "float_empty": b"F\n",
+        "string_unquoted": b"Sabc\n", "string_mismatched": b"S'abc\"\n", "string_escapes": b"S'a\\x41\\n'\n",
+        "string_one_quote": b"S'\n", "unicode_bad_escape": b"V\\u12\n", "unicode_escape": b"V\\u00e9\\x41\n",
+        "binstring_negative": b"T\xff\xff\xff\xff", "binunicode_huge": b"X\xff\xff\xff\x7f",
+        "put_negative": b"N" + b"p-1\n", "put_space": b"N" + b"p 1\n", "get_unset": b"g7\n",
+        "put_plus": b"Np+1\n", "binput_then_get": b"Nq\x05" + b"0" + b"h\x05",
+        "memoize_after_put": b"Np5\n0N\x94" + b"0" + b"h\x01",
+        "dup_after_mark": b"(2", "pop_mark_on_empty": b"(0N", "pop_mark_op": b"(NN1N",
+        "tuple_empty_mark": b"(t", "list_after_mark": b"(l", "dict_odd": b"(NNNd",
+        "frame_zero": b"\x95" + b"\x00" * 8 + b"N", "proto_twice": b"\x80\x02\x80\x04N",
+        "long1_empty": b"\x8a\x00", "long4_negative": b"\x8b\xff\xff\xff\xff",
+        "binint_forms": b"J\xff\xff\xff\xffK\x00M\xff\xff\x86",
+        "empty_appends_list": b"](e", "empty_setitems_dict": b"}(u", "empty_additems_set": b"\x8f(\x90",
+        "setitems_odd": b"}(NNNu", "global_crlf": b"cos\r\nsystem\r\n", "global_space": b"c os\nsystem\n",
+        "global_empty_name": b"cos\n\n", "inst_no_mark": b"ios\nsystem\n",
+        "persid_text": b"Pabc\n", "binpersid_int": b"K\x01Q",
+        "ext_zero": b"\x82\x00", "ext4_negative": b"\x84\xff\xff\xff\xff",
+        "stop_inside_mark": b"(N", "reduce_none_args": b"cbuiltins\nlen\nNR",
+        "newobj_non_type": b"S'x'\n)\x81", "build_dict_on_str": b"S'x'\n}(S'a'\nNub",
+        "obj_noargs_on_str": b"(S'x'\no",
+    }
+    for name, body in lits.items():
+        H.append(("edge_" + name, body + b"0" + pay))
     return H
 
 
