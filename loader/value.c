@@ -1,6 +1,7 @@
 #include "value.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -245,14 +246,21 @@ static void render(out *o, const pj_val *v, size_t excerpt, int depth)
     }
 }
 
+/* Buffers too small to hold "..." and a NUL get an empty string. */
+static bool usable(char *buf, size_t cap)
+{
+    if (cap >= 8)
+        return true;
+    if (cap)
+        buf[0] = '\0';
+    return false;
+}
+
 size_t pj_render(const pj_val *v, char *buf, size_t cap, size_t excerpt)
 {
     out o = {buf, cap, 0, 0};
-    if (cap < 8) {
-        if (cap)
-            buf[0] = '\0';
+    if (!usable(buf, cap))
         return 0;
-    }
     render(&o, v, excerpt, 0);
     o.buf[o.len] = '\0';
     return o.len;
@@ -261,11 +269,8 @@ size_t pj_render(const pj_val *v, char *buf, size_t cap, size_t excerpt)
 size_t pj_render_call(const pj_callnode *c, char *buf, size_t cap, size_t excerpt)
 {
     out o = {buf, cap, 0, 0};
-    if (cap < 8) {
-        if (cap)
-            buf[0] = '\0';
+    if (!usable(buf, cap))
         return 0;
-    }
     render_call(&o, c, excerpt, 0);
     o.buf[o.len] = '\0';
     return o.len;
@@ -279,11 +284,8 @@ size_t pj_render_args(const pj_val *args, const pj_val *kwargs, char *buf, size_
     c.args = *args;
     c.kwargs = *kwargs;
     out o = {buf, cap, 0, 0};
-    if (cap < 8) {
-        if (cap)
-            buf[0] = '\0';
+    if (!usable(buf, cap))
         return 0;
-    }
     /* render_call without a callee: */
     put(&o, "(", 1);
     int any = 0;

@@ -1536,6 +1536,24 @@ static bool maybe_object(const pj_val *x)
 
 static bool maybe_tuple(const pj_val *x) { return x->kind == V_TUPLE || maybe_object(x); }
 
+/* The count of LONG1/LONG4 and SHORT_BINSTRING/BINSTRING: one unsigned
+ * byte, or a signed 4-byte int that must not be negative. */
+static bool read_small_count(vm *v, bool one_byte, const char *what, uint64_t *cnt)
+{
+    const uint8_t *p = NULL;
+    if (!rd(v, one_byte ? 1 : 4, &p))
+        return false;
+    if (one_byte) {
+        *cnt = p[0];
+        return true;
+    }
+    int32_t sc = (int32_t)(uint32_t)le(p, 4);
+    if (sc < 0)
+        return fail(v, PJ_BAD_LENGTH, "%s pickle has negative byte count", what);
+    *cnt = (uint64_t)sc;
+    return true;
+}
+
 static bool step(vm *v)
 {
     const uint8_t *p = NULL;
@@ -1615,19 +1633,7 @@ static bool step(vm *v)
     case OP_LONG1:
     case OP_LONG4: {
         uint64_t cnt;
-        if (v->op == OP_LONG1) {
-            if (!rd(v, 1, &p))
-                return false;
-            cnt = p[0];
-        } else {
-            if (!rd(v, 4, &p))
-                return false;
-            int32_t sc = (int32_t)(uint32_t)le(p, 4);
-            if (sc < 0)
-                return fail(v, PJ_BAD_LENGTH, "LONG pickle has negative byte count");
-            cnt = (uint64_t)sc;
-        }
-        if (!rd(v, (size_t)cnt, &p))
+        if (!read_small_count(v, v->op == OP_LONG1, "LONG", &cnt) || !rd(v, (size_t)cnt, &p))
             return false;
         if (cnt <= 8) {
             uint64_t u = cnt ? le(p, (int)cnt) : 0;
@@ -1657,19 +1663,8 @@ static bool step(vm *v)
     case OP_BINSTRING:
     case OP_SHORT_BINSTRING: {
         uint64_t cnt;
-        if (v->op == OP_SHORT_BINSTRING) {
-            if (!rd(v, 1, &p))
-                return false;
-            cnt = p[0];
-        } else {
-            if (!rd(v, 4, &p))
-                return false;
-            int32_t sc = (int32_t)(uint32_t)le(p, 4);
-            if (sc < 0)
-                return fail(v, PJ_BAD_LENGTH, "BINSTRING pickle has negative byte count");
-            cnt = (uint64_t)sc;
-        }
-        if (!rd(v, (size_t)cnt, &p))
+        if (!read_small_count(v, v->op == OP_SHORT_BINSTRING, "BINSTRING", &cnt) ||
+            !rd(v, (size_t)cnt, &p))
             return false;
         /* Python 3 decodes these with the loader's encoding (ASCII by
          * default): non-ASCII needs encoding='latin1' or 'bytes'. */
