@@ -743,7 +743,8 @@ def compare_file(rec, entry):
     # differ; otherwise its first stream stands for both.
     lo = rec.get("loads")
     if lo and loads and lo.get("error") != "Timeout" and streams:
-        st = next((s for s in streams if "pickle.loads" in s.get("location", "")), None)
+        st = next((s for s in streams if "pickle.loads" in s.get("location", "")
+                   and (s.get("offset") or 0) == 0), None)
         if st is None and lo["ok"] == loads[0]["ok"] and not [
                 x for x in diffs if "(load 0 " in x or "load 0 " in x]:
             st = streams[0]
