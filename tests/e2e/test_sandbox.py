@@ -226,6 +226,19 @@ class SandboxTest(unittest.TestCase):
             self.assertEqual(x, y)
             self.assertFalse([c for c in codes(x) if c.startswith("PJ4")], x["path"])
 
+    def test_large_report_same_as_in_process(self):
+        """3,000 globals: a report far larger than the pipe and the parent's
+        first receive buffer, and more findings than the findings cap."""
+        data = b"\x80\x02(" + b"".join(b"cmod%d\nname%d\n" % (i, i) for i in range(3000)) + b"l."
+        path = os.path.join(self.dir, "many.pkl")
+        with open(path, "wb") as f:
+            f.write(data)
+        _, a = pjtest.scan_json(path)
+        _, b = pjtest.scan_json(path, extra=["--no-sandbox"])
+        self.assertEqual(a, b)
+        globals_ = [g for s in a["files"][0]["streams"] for g in s["globals"]]
+        self.assertEqual(len(globals_), 3000)
+
     def test_stdin_over_the_size_limit_is_not_safe(self):
         data = BENIGN_P2 + b"\x00" * (2 << 20)
         rc, out, err = pjtest.run("scan", "--format", "json", "--max-size", "1", "-", input=data)
