@@ -36,6 +36,7 @@ import os
 import pickle
 import struct
 import sys
+import warnings
 
 # ---------------------------------------------------------------------------
 # Recording stand-ins
@@ -193,6 +194,10 @@ class _FakeImports:
         self.real_import = None
 
     def fake_import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        pend = _REC.pending
+        if _MODE[0] == "loads" and (pend is None or "_mod" in pend):
+            # not find_class's import (the interpreter's own, e.g. for a warning)
+            return self.real_import(name, globals, locals, fromlist, level)
         if not isinstance(name, str):
             raise TypeError("module name must be str")
         # Names no real import can succeed with fail as they would.
@@ -206,7 +211,6 @@ class _FakeImports:
             self.saved[name] = sys.modules.get(name, _ABSENT)
         mod = _Module(name)
         sys.modules[name] = mod
-        pend = _REC.pending
         if pend is not None and "_mod" not in pend:
             pend["_mod"] = mod
             pend["module"] = name
@@ -366,6 +370,11 @@ def _run_one(mode, data, f=None):
     copyreg.clear_extension_cache()
     ok, error = True, None
     _MODE[0] = mode
+    # Warnings (invalid escapes in STRING, ...) would run the warnings
+    # machinery, which imports and calls linecache, in the middle of a load.
+    wctx = warnings.catch_warnings()
+    wctx.__enter__()
+    warnings.simplefilter("ignore")
     try:
         if mode == "file":
             RecordingUnpickler(f, buffers=_buffers()).load()
@@ -384,6 +393,7 @@ def _run_one(mode, data, f=None):
         ok, error = False, _err(e)
     finally:
         _MODE[0] = None
+        wctx.__exit__(None, None, None)
         _finish_global()
         _REC.cur_op = None
     events = _REC.events
