@@ -16,6 +16,7 @@
 #   make fuzz-afl                     AFL++ builds only
 #   make fuzz-afl-run HARNESS=vm SECONDS=600
 #   make fuzz-seeds                   seed corpora in build/fuzz/seeds/<name>/
+#   make fuzz-cmin HARNESS=vm         minimised corpus in build/fuzz/min/<name>/
 #   make fuzz-replay                  replay tests/regress/ through the replay binaries
 #   make differential SECONDS=N       CPython differential over mutated inputs
 
@@ -45,7 +46,7 @@ FUZZ_LIB_OBJS := $(patsubst %.c,$(FZ)/obj/%.o,$(FUZZ_LIB_SRCS))
 AFL_LIB_OBJS := $(patsubst %.c,$(AFLB)/obj/%.o,$(FUZZ_LIB_SRCS))
 
 .PHONY: fuzz fuzz-libfuzzer fuzz-replay-bins fuzz-afl fuzz-smoke fuzz-run fuzz-afl-run \
-	fuzz-seeds fuzz-replay differential fuzz-check-build fuzz-oss-srcs fuzz-list
+	fuzz-seeds fuzz-replay differential fuzz-check-build fuzz-oss-srcs fuzz-list fuzz-cmin
 
 fuzz: fuzz-libfuzzer fuzz-replay-bins fuzz-seeds $(if $(HAVE_AFL),fuzz-afl)
 fuzz-libfuzzer: $(FUZZ_BINS)
@@ -124,6 +125,13 @@ fuzz-run: $(FZ)/$(FUZZ_H) fuzz-seeds
 	bash fuzz/run.sh libfuzzer $(FUZZ_H) $(SECONDS) $(JOBS)
 fuzz-afl-run: $(AFLB)/$(FUZZ_H) fuzz-seeds
 	bash fuzz/run.sh afl $(FUZZ_H) $(SECONDS) 1
+
+# Minimise a harness's grown corpus plus its seeds into build/fuzz/min/<name>/
+# (libFuzzer -merge=1: the smallest set with the same coverage).
+fuzz-cmin: $(FZ)/$(FUZZ_H) fuzz-seeds
+	rm -rf $(FZ)/min/$(FUZZ_H) && mkdir -p $(FZ)/min/$(FUZZ_H) $(FZ)/corpus/$(FUZZ_H)
+	$(FZ)/$(FUZZ_H) -merge=1 -rss_limit_mb=2048 -timeout=25 $(FZ)/min/$(FUZZ_H) \
+		$(FZ)/corpus/$(FUZZ_H) $(FZ)/seeds/$(FUZZ_H)
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	bash tests/suites/45-regress.sh
