@@ -43,6 +43,9 @@ AFL_BINS := $(addprefix $(AFLB)/,$(FUZZ_NAMES))
 HAVE_AFL := $(shell command -v $(AFL_CC) >/dev/null 2>&1 && echo yes)
 
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FZ)/obj/%.o,$(FUZZ_LIB_SRCS))
+# Harness objects are intermediate files of pattern chains: keep them.
+.SECONDARY: $(patsubst %,$(FZ)/obj/fuzz/%.o,$(FUZZ_NAMES)) $(patsubst %,$(ASN)/fuzz/%.o,$(FUZZ_NAMES)) \
+	$(patsubst %,$(AFLB)/obj/fuzz/%.o,$(FUZZ_NAMES)) $(ASN)/fuzz/driver.o $(AFLB)/obj/fuzz/driver.o
 AFL_LIB_OBJS := $(patsubst %.c,$(AFLB)/obj/%.o,$(FUZZ_LIB_SRCS))
 
 .PHONY: fuzz fuzz-libfuzzer fuzz-replay-bins fuzz-afl fuzz-smoke fuzz-run fuzz-afl-run \
