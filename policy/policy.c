@@ -114,26 +114,51 @@ static bool pattern_eq(const char *pat, const char *key, size_t klen)
     return strncmp(pat, key, klen) == 0 && pat[klen] == '\0';
 }
 
-/* '*' matches any run of non-dot characters; a trailing ".*" matches "" or
- * ".anything".  Iterative with bounded backtracking per component. */
-static bool glob_match(const char *pat, const char *s)
+/* One dotted component: '*' matches any run of characters.  Iterative with
+ * a single backtrack point, O(len(p) * len(s)): user patterns such as
+ * "a*a*a*a*b" must not go exponential. */
+static bool comp_match(const char *p, size_t pn, const char *s, size_t sn)
 {
-    if (pat[0] == '.' && pat[1] == '*' && pat[2] == '\0')
-        return s[0] == '\0' || s[0] == '.';
-    if (pat[0] == '\0')
-        return s[0] == '\0';
-    if (pat[0] == '*') {
-        /* try every split inside the current component */
-        for (size_t i = 0;; i++) {
-            if (glob_match(pat + 1, s + i))
-                return true;
-            if (s[i] == '\0' || s[i] == '.')
-                return false;
+    size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+    while (si < sn) {
+        if (pi < pn && p[pi] == '*') {
+            star = pi++;
+            mark = si;
+        } else if (pi < pn && p[pi] == s[si]) {
+            pi++;
+            si++;
+        } else if (star != SIZE_MAX) {
+            pi = star + 1;
+            si = ++mark;
+        } else {
+            return false;
         }
     }
-    if (pat[0] == s[0])
-        return glob_match(pat + 1, s + 1);
-    return false;
+    while (pi < pn && p[pi] == '*')
+        pi++;
+    return pi == pn;
+}
+
+/* Component by component; a trailing ".*" matches "" or ".anything". */
+static bool glob_match(const char *pat, const char *s)
+{
+    for (;;) {
+        if (strcmp(pat, ".*") == 0)
+            return s[0] == '\0' || s[0] == '.';
+        size_t pn = strcspn(pat, "."), sn = strcspn(s, ".");
+        if (!comp_match(pat, pn, s, sn))
+            return false;
+        pat += pn;
+        s += sn;
+        if (strcmp(pat, ".*") == 0)
+            return s[0] == '\0' || s[0] == '.';
+        if (pat[0] == '\0')
+            return s[0] == '\0';
+        if (s[0] != '.')
+            return false;
+        pat++;
+        s++;
+    }
 }
 
 /* Does the last component of path look like a class (capital letter after
@@ -229,13 +254,16 @@ static void hit(match_state *m, const pj_rule *r, const char *c, bool is_path)
 static void match_candidate(match_state *m, const char *c, bool is_path)
 {
     const pj_policy *p = m->p;
-    size_t clen = strlen(c);
-    for (size_t i = lower_bound(p, p->exact, p->n_exact, c, clen);
+    /* patterns are shorter than PJ_POLICY_MAX_PATTERN: longer spellings can
+     * only match a prefix rule, so never measure more than that */
+    size_t clen = strnlen(c, PJ_POLICY_MAX_PATTERN + 1);
+    bool whole = clen <= PJ_POLICY_MAX_PATTERN;
+    for (size_t i = whole ? lower_bound(p, p->exact, p->n_exact, c, clen) : p->n_exact;
          i < p->n_exact && pattern_eq(p->rules.v[p->exact[i]].pattern, c, clen); i++)
         hit(m, &p->rules.v[p->exact[i]], c, is_path);
     /* prefix rules: every dotted prefix of c, and c itself */
     for (size_t k = 1; k <= clen; k++) {
-        if (k < clen && c[k] != '.')
+        if (k < clen ? c[k] != '.' : !whole)
             continue;
         for (size_t i = lower_bound(p, p->prefix, p->n_prefix, c, k);
              i < p->n_prefix && pattern_eq(p->rules.v[p->prefix[i]].pattern, c, k); i++)
@@ -243,7 +271,7 @@ static void match_candidate(match_state *m, const char *c, bool is_path)
     }
     for (size_t i = 0; i < p->n_other; i++) {
         const pj_rule *r = &p->rules.v[p->other[i]];
-        if (r->action != PJ_RULE_DENY_ATTR && glob_match(r->pattern, c))
+        if (r->action != PJ_RULE_DENY_ATTR && whole && glob_match(r->pattern, c))
             hit(m, r, c, is_path);
     }
 }
@@ -262,7 +290,9 @@ static void match_attrs(match_state *m, const char *module, const char *name)
         size_t n = dot ? (size_t)(dot - s) : strlen(s);
         for (size_t i = 0; i < p->n_other; i++) {
             const pj_rule *r = &p->rules.v[p->other[i]];
-            if (r->action == PJ_RULE_DENY_ATTR && pattern_eq(r->pattern, s, n)) {
+            bool useful = r->builtin ? m->bdeny_spec < 3 : m->udeny == NULL;
+            if (useful && r->action == PJ_RULE_DENY_ATTR && rule_on(p, r) &&
+                pattern_eq(r->pattern, s, n)) {
                 char c[PJ_POLICY_MAX_PATTERN];
                 snprintf(c, sizeof c, "%s.%s", module, name);
                 hit(m, r, c, false);
@@ -308,10 +338,15 @@ static void match_danger(match_state *m, const char *module, const char *name, b
     join(path, sizeof path, module, name);
     if (!is_resolved)
         match_candidate(m, path, false);
+    /* re-root at the first 64 components (hostile names can have thousands;
+     * deny-attr below still sees every component) */
     const char *s = name;
-    while (strchr(s, '.') != NULL) {
+    for (int n = 0; n < 64; n++) {
+        const char *dot = strchr(s, '.');
+        if (dot == NULL)
+            break;
         match_candidate(m, s, false);
-        s = strchr(s, '.') + 1;
+        s = dot + 1;
     }
     match_attrs(m, module, name);
 }

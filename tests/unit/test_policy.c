@@ -607,6 +607,37 @@ static void test_rollback(void **state)
     pj_policy_free(p);
 }
 
+/* Hostile sizes stay fast: a glob with many stars against a long component,
+ * and a name with 100000 dotted components (would be exponential/quadratic). */
+static void test_pathological_inputs(void **state)
+{
+    (void)state;
+    pj_policy *p = pj_policy_new();
+    char err[128];
+    const char *pol = "deny x.a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n";
+    assert_true(pj_policy_add_text(p, "h", pol, strlen(pol), err, sizeof err));
+    pj_report *r = new_report();
+    char name[400];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    add_global(r, "x", name, true);
+    size_t n = 200000;
+    char *walk = malloc(n + 16);
+    assert_non_null(walk);
+    for (size_t i = 0; i < n; i += 2) {
+        walk[i] = 'a';
+        walk[i + 1] = '.';
+    }
+    memcpy(walk + n, "os.system", 10);
+    add_global(r, "pathlib", walk, true);
+    pj_policy_apply(p, r);
+    assert_int_equal(r->globals[0].policy, PJ_POLICY_UNKNOWN);
+    assert_int_equal(r->globals[1].policy, PJ_POLICY_DANGEROUS); /* deny-attr sees the tail */
+    free(walk);
+    pj_report_free(r);
+    pj_policy_free(p);
+}
+
 static void test_builtin_files_all_parse(void **state)
 {
     (void)state;
@@ -639,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_max_int),
         cmocka_unit_test(test_ext_and_verdicts),
         cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_pathological_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
