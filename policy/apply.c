@@ -76,6 +76,8 @@ typedef struct apply_ctx {
     seen_set seen;
     char **paths;            /* per global: "module.name" as the VM renders it */
     size_t *by_path;         /* global indexes sorted by (path, stream) */
+    size_t *derived;         /* derived global indexes sorted by (stream, offset) */
+    size_t n_derived;
 } apply_ctx;
 
 static const char *label_of(apply_ctx *c, const pj_rule *rule)
@@ -249,14 +251,71 @@ static bool args_exceed(const char *a, uint64_t max, char *what, size_t whatlen)
     return false;
 }
 
+/* Derived globals sorted by (stream, offset): the global a getattr call
+ * made is the derived global recorded at the call's offset. */
+static bool derived_before(const pj_global *a, const pj_global *b)
+{
+    return a->stream != b->stream ? a->stream < b->stream : a->offset < b->offset;
+}
+
+static void sort_derived(const pj_report *r, size_t *a, size_t *tmp, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    sort_derived(r, a, tmp, h);
+    sort_derived(r, a + h, tmp, n - h);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = derived_before(&r->globals[a[j]], &r->globals[a[i]]) ? a[j++] : a[i++];
+    while (i < h)
+        tmp[k++] = a[i++];
+    while (j < n)
+        tmp[k++] = a[j++];
+    memcpy(a, tmp, n * sizeof *a);
+}
+
+static void build_derived_index(apply_ctx *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->r->n_globals; i++)
+        n += c->r->globals[i].origin == PJ_ORIGIN_DERIVED;
+    if (n == 0)
+        return;
+    c->derived = malloc(n * sizeof *c->derived);
+    size_t *tmp = malloc(n * sizeof *tmp);
+    if (c->derived == NULL || tmp == NULL) {
+        free(c->derived);
+        free(tmp);
+        c->derived = NULL;
+        return; /* getattr calls then stay unknown: never safe by accident */
+    }
+    for (size_t i = 0; i < c->r->n_globals; i++)
+        if (c->r->globals[i].origin == PJ_ORIGIN_DERIVED)
+            c->derived[c->n_derived++] = i;
+    sort_derived(c->r, c->derived, tmp, c->n_derived);
+    free(tmp);
+}
+
 /* A derived global made by this call (getattr(x, 'n') -> x.n). */
 static int32_t derived_of(const apply_ctx *c, const pj_call *call)
 {
-    for (size_t i = 0; i < c->r->n_globals; i++) {
-        const pj_global *g = &c->r->globals[i];
-        if (g->origin == PJ_ORIGIN_DERIVED && g->stream == call->stream &&
-            g->offset == call->offset)
-            return (int32_t)i;
+    size_t lo = 0, hi = c->n_derived;
+    pj_global key;
+    memset(&key, 0, sizeof key);
+    key.stream = call->stream;
+    key.offset = call->offset;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (derived_before(&c->r->globals[c->derived[mid]], &key))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->n_derived) {
+        const pj_global *g = &c->r->globals[c->derived[lo]];
+        if (g->stream == call->stream && g->offset == call->offset)
+            return (int32_t)c->derived[lo];
     }
     return -1;
 }
@@ -549,8 +608,10 @@ void pj_policy_apply(const pj_policy *p, pj_report *report)
             c.paths = NULL;
             c.by_path = NULL;
         }
+        build_derived_index(&c);
         call_findings(&c);
         free_path_index(&c);
+        free(c.derived);
     }
     free(c.seen.v);
     free(c.labels);
