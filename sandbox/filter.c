@@ -81,9 +81,9 @@ static void build(void)
      * numbers mean nothing to us, so such calls kill. */
     /* A binary tree over syscall numbers: at attach time the kernel runs
      * the filter once per syscall number to precompute its allow cache, so
-     * a short path per number is what each child pays for (measured: about
-     * a quarter less attach time than the linear list).  Older libseccomp
-     * lacks the attribute: the linear filter is just as correct. */
+     * the path per number should be short (the measured gain was within
+     * noise).  Older libseccomp lacks the attribute: the linear filter is
+     * just as correct. */
     (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
         seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0 ||

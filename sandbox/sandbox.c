@@ -214,7 +214,7 @@ static uint64_t address_space_limit(const pj_options *o, size_t mapped)
 }
 
 /* fork() runs glibc's (and sanitizers') atfork work in the child, which
- * touches copy-on-write pages: about a quarter of the per-file cost.  When
+ * touches copy-on-write pages (25-45 us per child here).  When
  * the process is single-threaded no other thread can hold a lock the child
  * needs, so a bare clone is as safe and cheaper. */
 static pid_t fork_child(void)
