@@ -369,6 +369,18 @@ static void report_violation(pj_report *r, const outcome *out)
         return;
     }
     char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+    if (name != NULL && strcmp(name, "futex") == 0) {
+        /* The child is single-threaded: waiting on a lock means another
+         * thread of the scanning program held it when the child was forked
+         * (seen with ASan's allocator in multi-threaded programs).  A
+         * deadlock, not an escape attempt. */
+        pj_report_finding(r, PJ_SANDBOX_CRASH, -1, 0,
+                          "the scanner deadlocked on a lock inherited from another thread of "
+                          "this program (blocked system call futex); scan from a single thread, "
+                          "or retry");
+        free(name);
+        return;
+    }
     pj_report_finding(r, PJ_SANDBOX_VIOLATION, -1, 0,
                       "the scanner tried the forbidden system call %s (number %" PRIu32
                       ") and was stopped; the input may be an exploit against the parser%s",
