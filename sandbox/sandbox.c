@@ -499,18 +499,33 @@ static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
 static void prepare(void)
 {
     pj_containers_prepare();
-    /* {'a': 1, 'b': [1.0, None, True]} and os.system('id') */
-    static const uint8_t warm[] = "\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01K\x01X\x01\x00\x00\x00" "b"
-                                  "]q\x02(G?\xf0\x00\x00\x00\x00\x00\x00N\x88" "ecos\nsystem\n"
-                                  "X\x02\x00\x00\x00" "id\x85" "Ru.";
+    /* Typical pickles of protocols 0, 2 and 4 (text and binary numbers,
+     * strings, bytes, containers, memo, frames, globals, calls). */
+    static const char warm0[] = "(dp0\nVa\np1\n(lp2\nI1\naL1180591620717411303424L\naF1.5\naVs\np3\nac_"
+                                "codecs\nencode\np4\n(Vb\np5\nVlatin1\np6\ntp7\nRp8\na(NI01\ntp9\nasVo\n"
+                                "p10\nccollections\nOrderedDict\np11\n(tRp12\nVx\np13\nI1\nss.";
+    static const char warm2[] = "\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01K\x01X\x01\x00\x00\x00" "b"
+                                "]q\x02(G?\xf0\x00\x00\x00\x00\x00\x00N\x88" "ecos\nsystem\n"
+                                "X\x02\x00\x00\x00" "id\x85" "Ru.";
+    static const char warm4[] = "\x80\x04\x95" "d\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01" "a\x94]\x94"
+                                "(K\x01\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00@G?\xf8\x00\x00\x00\x00\x00"
+                                "\x00\x8c\x01s\x94" "C\x01" "b\x94N\x88\x86\x94" "e\x8c\x01" "f\x94(K\x01"
+                                "\x91\x94\x8c\x01o\x94\x8c\x0b" "collections\x94\x8c\x0bOrderedDict\x94"
+                                "\x93\x94)R\x94\x8c\x01x\x94K\x01su.";
+    static const struct {
+        const char *data;
+        size_t len;
+    } warm[] = {{warm0, sizeof warm0 - 1}, {warm2, sizeof warm2 - 1}, {warm4, sizeof warm4 - 1}};
     pj_options o;
     pj_options_default(&o);
     o.sandbox = false;
-    pj_report *r = pj_scan_buffer(warm, sizeof warm - 1, &o);
-    if (r != NULL) {
-        size_t n = 0;
-        free(pj_wire_encode(r, &n));
-        pj_report_free(r);
+    for (size_t i = 0; i < sizeof warm / sizeof warm[0]; i++) {
+        pj_report *r = pj_scan_buffer((const uint8_t *)warm[i].data, warm[i].len, &o);
+        if (r != NULL) {
+            size_t n = 0;
+            free(pj_wire_encode(r, &n));
+            pj_report_free(r);
+        }
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_CORE, &rl) == 0)
@@ -523,6 +538,7 @@ static void prepare(void)
     sigfillset(&set);
     (void)sigprocmask(SIG_BLOCK, NULL, &set);
     (void)dup2(STDERR_FILENO, STDERR_FILENO);
+    (void)getppid();
 }
 
 static pj_report *scan_sandboxed(const input *in, const pj_options *o, const char **error)
