@@ -61,10 +61,12 @@ typedef struct pj_val {
 enum { PJ_KEEP_TUPLE = 8, PJ_KEEP_LIST = 4, PJ_KEEP_SET = 4, PJ_KEEP_DICT = 16 };
 
 struct pj_seq {
-    uint64_t count; /* items (dict: pairs) */
-    uint32_t kept;  /* values stored in items */
-    uint32_t cap;   /* values allocated in items */
+    uint64_t count;  /* items (dict: pairs) */
+    uint32_t kept;   /* values stored in items */
+    uint32_t cap;    /* values allocated in items */
     pj_val *items;
+    uint64_t weight; /* objects reachable, counting shared ones again (saturating) */
+    uint32_t depth;  /* nesting depth of the containers inside */
 };
 
 struct pj_gref {

@@ -77,6 +77,8 @@ typedef struct vm {
     char storage_locations[256];
 
     size_t retained; /* bytes of container items kept */
+    size_t start;    /* where the stream starts */
+    bool deep_noted, expansion_noted, marks_noted;
 
     char *scratch; /* rendering buffer */
     size_t scratch_cap;
@@ -84,6 +86,8 @@ typedef struct vm {
 
 enum { RENDER_CAP = 600, CALLS_FULL_RECORD = 50000 };
 #define RETAIN_BUDGET ((size_t)32 << 20)
+#define DEEP_NESTING 5000u
+#define EXPANSION_LIMIT ((uint64_t)1 << 32)
 
 /* ---------- errors ---------- */
 
@@ -279,6 +283,12 @@ static bool push_mark(vm *v)
     }
     v->marks[v->nmarks++] = v->sp;
     v->fence = v->sp;
+    if (v->nmarks > DEEP_NESTING && !v->marks_noted) {
+        v->marks_noted = true;
+        pj_report_finding(v->r, PJ_LIMIT_NESTING, v->stream, v->op_off,
+                          "%zu MARKs open at once: no pickler writes this (MARK at offset %zu)",
+                          v->nmarks, v->op_off);
+    }
     return true;
 }
 
@@ -491,11 +501,28 @@ static void seq_reserve(vm *v, pj_seq *s, pj_vkind kind, uint64_t more)
     s->cap = (uint32_t)want;
 }
 
+/* Weight and depth let shared-reference bombs (memo/DUP fan-out) and deep
+ * nesting be seen without ever expanding them. */
+static void seq_measure(pj_seq *s, const pj_val *item)
+{
+    uint64_t w = 1;
+    uint32_t d = 0;
+    if ((item->kind == V_TUPLE || item->kind == V_LIST || item->kind == V_DICT ||
+         item->kind == V_SET || item->kind == V_FROZENSET) && item->u.seq != NULL) {
+        w = item->u.seq->weight ? item->u.seq->weight : 1;
+        d = item->u.seq->depth + 1;
+    }
+    s->weight = s->weight > UINT64_MAX - w ? UINT64_MAX : s->weight + w;
+    if (d > s->depth)
+        s->depth = d;
+}
+
 static void seq_add(pj_seq *s, const pj_val *item)
 {
     if (s->kept < s->cap)
         s->items[s->kept++] = *item;
     s->count++;
+    seq_measure(s, item);
 }
 
 static void seq_add_pair(pj_seq *s, const pj_val *k, const pj_val *val)
@@ -505,6 +532,7 @@ static void seq_add_pair(pj_seq *s, const pj_val *k, const pj_val *val)
         s->items[s->kept++] = *val;
     }
     s->count++;
+    seq_measure(s, val);
 }
 
 static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val)
@@ -520,6 +548,31 @@ static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val)
         }
     }
     seq_add_pair(s, k, val);
+}
+
+/* Report, once per stream, structures no pickler writes: nesting deeper
+ * than CPython's recursive pickler can go, and shared references that
+ * expand to billions of objects for any consumer that walks them. */
+static void note_shape(vm *v, const pj_seq *s)
+{
+    if (s == NULL)
+        return;
+    if (s->depth > DEEP_NESTING && !v->deep_noted) {
+        v->deep_noted = true;
+        pj_report_finding(v->r, PJ_LIMIT_NESTING, v->stream, v->op_off,
+                          "containers nested %" PRIu32 " deep: CPython's pickler (recursion limit "
+                          "1000 by default) does not write this; code walking the result may "
+                          "crash (%s at offset %zu)", s->depth, pj_opcode_table[v->op].name,
+                          v->op_off);
+    }
+    if (s->weight > EXPANSION_LIMIT && !v->expansion_noted) {
+        v->expansion_noted = true;
+        pj_report_finding(v->r, PJ_EXPANSION_BOMB, v->stream, v->op_off,
+                          "shared references expand to more than %" PRIu64 " objects in %zu "
+                          "bytes: anything that walks or copies the result explodes "
+                          "(%s at offset %zu)", s->weight, v->op_off - v->start + 1,
+                          pj_opcode_table[v->op].name, v->op_off);
+    }
 }
 
 /* Make a container value from stack[start..sp) and drop those items. */
@@ -545,6 +598,7 @@ static bool collect(vm *v, pj_vkind kind, size_t start, pj_val *out)
     }
     v->sp = start;
     out->u.seq = s;
+    note_shape(v, s);
     return true;
 }
 
@@ -1498,6 +1552,7 @@ static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
             for (size_t i = start; i < v->sp; i++)
                 seq_add(s, &v->stack[i]);
         }
+        note_shape(v, s);
     } else if (target->kind == V_TUPLE || target->kind == V_FROZENSET || target->kind == V_STR ||
                target->kind == V_INT || target->kind == V_NONE || target->kind == V_BOOL ||
                target->kind == V_BYTES || target->kind == V_FLOAT) {
@@ -2001,6 +2056,7 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
     v.d = data;
     v.len = len;
     v.pos = start;
+    v.start = start;
     v.linear = (flags & PJ_PICKLES_LINEAR) != 0;
     v.buf_end = v.linear ? len : start;
     v.location = location ? location : "";

@@ -76,6 +76,13 @@ class VmLimitsTest(unittest.TestCase):
         rc, f = pjtest.scan_bytes(self.tmp.name, b"".join(parts))
         self.assertEqual(f["streams"][0]["complete"], True)
         self.assertLess(len(f["streams"][0]["calls"][0]["args"]), 700)
+        self.assertIn("PJ131", codes(f))
+        self.assertNotEqual(f["verdict"], "safe")
+
+    def test_deep_nesting_beyond_any_pickler(self):
+        data = b"\x80\x02" + b"]" * 6000 + b"a" * 5999 + b"."
+        f = self.scan(data)
+        self.assertIn("PJ118", codes(f))
 
 
 if __name__ == "__main__":
