@@ -933,11 +933,87 @@ static bool derive(vm *v, const pj_val *callee, const pj_val *args, pj_val *out)
     return false;
 }
 
+/* The bytes a value stands for, when the simulator can know them: bytes
+ * literals, _codecs.encode(str, 'latin1') (how protocol 2 writes bytes) and
+ * io.BytesIO(those). */
+static bool known_bytes(vm *v, const pj_val *x, const uint8_t **data, size_t *len, int depth)
+{
+    if ((x->kind == V_BYTES || x->kind == V_BYTEARRAY) && !(x->flags & VF_LONGLEN)) {
+        *data = x->u.s;
+        *len = x->len;
+        return true;
+    }
+    if (x->kind != V_CALL || depth > 2)
+        return false;
+    const pj_val *callee = &x->u.call->callee;
+    const pj_val *a0 = tuple_item(&x->u.call->args, 0);
+    if (a0 == NULL)
+        return false;
+    if (is_global(callee, "io", "BytesIO") || is_global(callee, "_io", "BytesIO"))
+        return known_bytes(v, a0, data, len, depth + 1);
+    const pj_val *a1 = tuple_item(&x->u.call->args, 1);
+    if (is_global(callee, "_codecs", "encode") && a0->kind == V_STR && !(a0->flags & VF_LONGLEN) &&
+        a1 != NULL && (pj_val_str_eq(a1, "latin1") || pj_val_str_eq(a1, "latin-1"))) {
+        uint8_t *out = pj_arena_alloc(&v->a, a0->len ? a0->len : 1);
+        if (out == NULL)
+            return false;
+        size_t n = 0;
+        for (size_t i = 0; i < a0->len;) {
+            uint8_t c = a0->u.s[i];
+            if (c < 0x80) {
+                out[n++] = c;
+                i++;
+            } else if ((c & 0xE0) == 0xC0 && c <= 0xC3 && i + 1 < a0->len) {
+                out[n++] = (uint8_t)(((c & 0x03) << 6) | (a0->u.s[i + 1] & 0x3F));
+                i += 2;
+            } else {
+                return false; /* not Latin-1: encode would fail */
+            }
+        }
+        *data = out;
+        *len = n;
+        return true;
+    }
+    return false;
+}
+
+/* pickle.loads(b'...') runs a pickle inside the pickle: scan it too. */
+static void scan_nested_pickle(vm *v, const pj_val *callee, const pj_val *args)
+{
+    static const char *const loaders[][2] = {
+        {"pickle", "loads"}, {"_pickle", "loads"}, {"pickle", "_loads"}, {"pickle", "load"},
+        {"_pickle", "load"}, {"pickle", "_load"}, {"dill", "loads"}, {"cloudpickle", "loads"},
+        {"dill._dill", "loads"}, {"joblib", "load"}, {"torch", "load"}, {"numpy", "loads"}};
+    if (callee->kind != V_GLOBAL)
+        return;
+    bool is_loader = false;
+    for (size_t i = 0; i < sizeof loaders / sizeof loaders[0] && !is_loader; i++)
+        is_loader = is_global(callee, loaders[i][0], loaders[i][1]);
+    const pj_val *a0 = tuple_item(args, 0);
+    const uint8_t *data;
+    size_t len;
+    if (!is_loader || a0 == NULL || !known_bytes(v, a0, &data, &len, 0))
+        return;
+    if (v->ctx->depth + 1 > v->ctx->limits->max_container_depth) {
+        pj_report_finding(v->r, PJ_NESTING_DEPTH, v->stream, v->op_off,
+                          "pickle nested in a pickle deeper than %" PRIu32 " levels is not scanned",
+                          v->ctx->limits->max_container_depth);
+        return;
+    }
+    char loc[300];
+    snprintf(loc, sizeof loc, "%s%s%s.%s@%zu", v->location, v->location[0] ? ">" : "",
+             callee->u.g->module, callee->u.g->name, v->op_off);
+    v->ctx->depth++;
+    pj_scan_pickles(v->ctx, data, len, loc, 0);
+    v->ctx->depth--;
+}
+
 static bool do_call(vm *v, uint8_t opcode, pj_val callee, pj_val args, pj_val kwargs)
 {
     int32_t ci = record_call(v, opcode, &callee, &args, &kwargs);
     if (v->failed)
         return false;
+    scan_nested_pickle(v, &callee, &args);
     pj_val res;
     if (derive(v, &callee, &args, &res)) {
         return !v->failed && push(v, res);
@@ -1131,9 +1207,14 @@ static bool do_build(vm *v)
     seq_add(s, &state);
     args.u.seq = s;
     pj_val target = *inst;
-    record_call(v, OP_BUILD, &target, &args, &none);
-    if (v->failed)
-        return false;
+    /* Plain values have no __setstate__ and no __dict__ to update: CPython
+     * calls nothing for them (and fails later for non-None state). */
+    if (target.kind == V_CALL || target.kind == V_GLOBAL || target.kind == V_MODULE ||
+        target.kind == V_PERSID || target.kind == V_ARRAY) {
+        record_call(v, OP_BUILD, &target, &args, &none);
+        if (v->failed)
+            return false;
+    }
     if (target.kind == V_CALL) {
         target.u.call->state = state;
         target.u.call->built = 1;
@@ -1533,6 +1614,8 @@ static bool collect_mark(vm *v, pj_vkind kind, pj_val *out)
 
 static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
 {
+    if (start == v->sp)
+        return true; /* CPython: nothing to add is a no-op on any object */
     if (pairs && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
     if (target->kind == V_DICT && target->u.seq == NULL && pairs && has_key_of_interest(v, start)) {
