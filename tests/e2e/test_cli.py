@@ -202,6 +202,22 @@ class CliTest(unittest.TestCase):
         self.assertIn("PJ115", {x["code"] for x in f["findings"]})
         self.assertNotEqual(f["verdict"], "safe")
 
+    def test_nested_pickle_scanned(self):
+        inner = b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R."
+        # protocol 3: bytes literal; protocol 2: _codecs.encode(str, 'latin1')
+        outer3 = b"\x80\x03cpickle\nloads\nC" + bytes([len(inner)]) + inner + b"\x85R."
+        latin = inner.decode("latin1").encode("utf-8")
+        outer2 = (b"\x80\x02c_pickle\nloads\nc_codecs\nencode\nX" + len(latin).to_bytes(4, "little")
+                  + latin + b"X\x06\x00\x00\x00latin1\x86R\x85R.")
+        for data, where in ((outer3, "pickle.loads@"), (outer2, "_pickle.loads@")):
+            rc, f = pjtest.scan_bytes(self.dir, data)
+            nested = [s for s in f["streams"] if s["location"].startswith(where)]
+            self.assertEqual(len(nested), 1, [s["location"] for s in f["streams"]])
+            self.assertEqual([(g["module"], g["name"]) for g in nested[0]["globals"]],
+                             [("posix", "system")])
+            self.assertEqual(nested[0]["calls"][0]["args"], "('id',)")
+            self.assertEqual(f["verdict"], "dangerous")
+
     def test_getattr_chain_resolves_callee(self):
         data = (b"\x80\x02cbuiltins\ngetattr\n(cbuiltins\n__import__\n(X\x02\x00\x00\x00ostR"
                 b"X\x06\x00\x00\x00systemtR(X\x02\x00\x00\x00idtR.")
