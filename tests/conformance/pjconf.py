@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import pickle
+import re
 import struct
 import sys
 import warnings
@@ -731,7 +732,9 @@ def compare_file(rec, entry):
             break
         st = None
         for s in streams:
-            if (s.get("offset") or 0) == cp["start"] and not s.get("location", "").count(">"):
+            # top-level streams only: "" or "#N@OFF" (not a nested pickle, a
+            # container member or the pickle.loads view)
+            if (s.get("offset") or 0) == cp["start"] and re.match(r"^(#\d+@\d+)?$", s.get("location", "")):
                 st = s
                 break
         if st is None and k == 0 and streams:
@@ -753,7 +756,7 @@ def compare_file(rec, entry):
     # differ; otherwise its first stream stands for both.
     lo = rec.get("loads")
     if lo and loads and lo.get("error") != "Timeout" and streams:
-        st = next((s for s in streams if "pickle.loads" in s.get("location", "")
+        st = next((s for s in streams if s.get("location", "") == "(as read by pickle.loads)"
                    and (s.get("offset") or 0) == 0), None)
         if st is None and lo["ok"] == loads[0]["ok"] and not [
                 x for x in diffs if "(load 0 " in x or "load 0 " in x]:

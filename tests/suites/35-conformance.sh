@@ -16,7 +16,7 @@ case "$line" in *skipped) skip=$(echo "$line" | sed -E 's/.*, ([0-9]+) skipped$/
 # Differential: new kinds of disagreement fail; known ones (listed in
 # tests/conformance/known-signatures.txt) are reported only.
 secs=${PJ_DIFF_SECONDS:-6}
-mkdir -p build/differential
+rm -rf build/differential/check; mkdir -p build/differential
 if /usr/bin/python3 fuzz/differential.py --seconds "$secs" --max-inputs 1500 --seed 1 \
     --known tests/conformance/known-signatures.txt --save build/differential/check; then
   pass=$((pass + 1)); echo "differential: ok"
