@@ -197,9 +197,14 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(e["verdict"], "dangerous")
 
     def test_build_on_unknown_and_on_a_global(self):
-        rc, e = self.scan(pickle2(EMPTY_DICT + EMPTY_DICT + BUILD))
+        # BUILD on an instance of an unknown class runs its __setstate__.
+        # (BUILD on a plain dict runs nothing in CPython: no call, no PJ304.)
+        rc, e = self.scan(pickle2(glob("mylib.models", "Net") + EMPTY_TUPLE + NEWOBJ +
+                                  EMPTY_DICT + BUILD))
         self.assertEqual(e["verdict"], "suspicious")
         self.assertIn("PJ304", self.codes(e))
+        rc, e = self.scan(pickle2(EMPTY_DICT + EMPTY_DICT + BUILD))
+        self.assertNotIn("PJ304", self.codes(e))
         # BUILD that rewrites a module-level function's attributes
         data = pickle2(glob("collections", "OrderedDict") + NONE + EMPTY_DICT +
                        binunicode("shape") + binint(1) + SETITEM + TUPLE2 + BUILD)
