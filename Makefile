@@ -14,6 +14,8 @@ RELEASE_CFLAGS := $(BASE_CFLAGS) -O2 -g -fstack-protector-strong -D_FORTIFY_SOUR
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -DPJ_TEST_BUILD
 LIBS := -lz -lbz2 -llzma -lzstd -larchive -lseccomp -lcjson
+# Full RELRO; also spares every sandboxed child the lazy symbol resolution.
+LDFLAGS += -Wl,-z,relro,-z,now
 
 # Sources: every .c in these folders is part of the library; .mk fragments
 # owned by each folder may add generated sources to GEN_SRCS.
@@ -49,9 +51,9 @@ $(ASN)/libpicklejail.a: $(ASN_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(REL)/picklejail: $(REL_CLI_OBJS) $(REL)/libpicklejail.a
-	$(CC) $(RELEASE_CFLAGS) -o $@ $(REL_CLI_OBJS) $(REL)/libpicklejail.a $(LIBS)
+	$(CC) $(RELEASE_CFLAGS) $(LDFLAGS) -o $@ $(REL_CLI_OBJS) $(REL)/libpicklejail.a $(LIBS)
 $(ASN)/picklejail: $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a
-	$(ASAN_CC) $(ASAN_CFLAGS) -o $@ $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a $(LIBS)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a $(LIBS)
 
 asan: $(ASN)/picklejail
 
