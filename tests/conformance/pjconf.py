@@ -704,6 +704,28 @@ def callee_matches(cp_callee, pj_callee):
     return pj_callee == cp_callee or pj_callee.replace(" ", "") == cp_callee.replace(" ", "")
 
 
+_NOT_STOPS = {"PJ112", "PJ113", "PJ114", "PJ127", "PJ110", "PJ111", "PJ121", "PJ122", "PJ123"}
+
+
+def _stop_reason(entry, index):
+    """The first parse-error finding of a stream ("PJ109 INT"), or ""."""
+    for f in entry.get("findings", []):
+        code = str(f.get("code", ""))
+        if f.get("stream") == index and code.startswith("PJ1") and code not in _NOT_STOPS:
+            m = re.search(r"\(([A-Z_0-9]+) at offset", f.get("message", ""))
+            return code + (" " + m.group(1) if m else "")
+    return ""
+
+
+def _tag(diff, stop):
+    """Add the stop reason to a difference's kind (the part before ':'), so
+    disagreements with different causes get different signatures."""
+    if not stop or ":" not in diff:
+        return diff
+    kind, rest = diff.split(":", 1)
+    return "%s after %s:%s" % (kind, stop, rest)
+
+
 def compare_file(rec, entry):
     """Compare a recorder result with picklejail's JSON entry for the same file.
     Returns (compared_streams, diffs, notes)."""
@@ -746,11 +768,11 @@ def compare_file(rec, entry):
                              % (k, cp["start"], "accepted" if cp["ok"] else "rejected", len(cp["events"])))
             continue
         d = compare_stream(cp, st, compare_build)
-        compared += 1
-        diffs.extend("%s (load %d @%d)" % (x, k, cp["start"]) for x in d)
         if cp["ok"] and st.get("complete") is False:
-            diffs.append("stream-incomplete: CPython accepts load %d @%d, picklejail marks the stream "
-                         "incomplete" % (k, cp["start"]))
+            d.append("stream-incomplete: CPython accepts the stream, picklejail marks it incomplete")
+        compared += 1
+        stop = _stop_reason(entry, streams.index(st))
+        diffs.extend(_tag(x, stop) + " (load %d @%d)" % (k, cp["start"]) for x in d)
     # pickle.loads (bytes in memory: frames are not re-read from a file).
     # picklejail adds a "(as read by pickle.loads)" stream where the two views
     # differ; otherwise its first stream stands for both.
