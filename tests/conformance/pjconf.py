@@ -763,7 +763,9 @@ def compare_file(rec, entry):
             st = streams[0]
         if st is None:
             if cp["ok"] or cp["events"]:
-                diffs.append("stream-missing: load %d at offset %d (%s by CPython, %d events): "
+                fmt = entry.get("format")
+                kind = "stream-missing" + (" (format %s)" % fmt if fmt != "pickle" else "")
+                diffs.append(kind + ": load %d at offset %d (%s by CPython, %d events): "
                              "picklejail has no stream there"
                              % (k, cp["start"], "accepted" if cp["ok"] else "rejected", len(cp["events"])))
             continue
