@@ -1389,6 +1389,12 @@ static bool py_int(const uint8_t *s, size_t n, int base, int64_t *out, bool *big
  * the end of the line or at a NUL byte and did not overflow. */
 static bool c_strtol0(const uint8_t *s, size_t n, int64_t *out)
 {
+    /* No digits: strtol leaves endptr at the start, which load_int accepts
+     * (as 0) when the line is empty or starts with a NUL. */
+    if (n == 0) {
+        *out = 0;
+        return true;
+    }
     size_t i = 0;
     while (i < n && is_space(s[i]))
         i++;
@@ -1901,8 +1907,10 @@ static bool step(vm *v)
         if (start == 0 || start <= v->fence)
             return underflow(v);
         pj_val *t = &v->stack[start - 1];
-        if (v->op == OP_ADDITEMS && t->kind != V_SET && t->kind != V_CALL)
-            return fail(v, PJ_BAD_OPERAND_TYPE, "ADDITEMS target is not a set");
+        /* CPython: no items is a no-op on anything; otherwise a non-set gets
+         * its .add() called per item (lists and dicts have none). */
+        if (v->op == OP_ADDITEMS && start < v->sp && (t->kind == V_LIST || t->kind == V_DICT))
+            return fail(v, PJ_BAD_OPERAND_TYPE, "ADDITEMS target has no add()");
         return add_items(v, t, start, v->op == OP_SETITEMS);
     }
     case OP_GET:

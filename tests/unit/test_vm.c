@@ -45,6 +45,9 @@ static const vm_case cases[] = {
     {"int_octal_like_strtol", B("I010\n."), 1, 0, "", ""},
     {"int_big", B("I123456789012345678901234567890\n."), 1, 0, "", ""},
     {"int_bad", B("Ixyz\n."), 0, PJ_BAD_LITERAL, "", ""},
+    {"int_empty_line_is_zero", B("I\n."), 1, 0, "", ""},
+    {"int_nul_before_digits_is_zero", B("I\x00" "1\n."), 1, 0, "", ""},
+    {"int_blank_is_bad", B("I  \n."), 0, PJ_BAD_LITERAL, "", ""},
     {"binint", B("J\xff\xff\xff\xff."), 1, 0, "", ""},
     {"binint_truncated", B("J\x01"), 0, PJ_TRUNCATED, "", ""},
     {"binint1", B("K\x07."), 1, 0, "", ""},
@@ -123,6 +126,8 @@ static const vm_case cases[] = {
     {"empty_set", B("\x8f."), 1, 0, "", ""},
     {"additems", B("\x8f(K\x01\x90."), 1, 0, "", ""},
     {"additems_on_list", B("](K\x01\x90."), 0, PJ_BAD_OPERAND_TYPE, "", ""},
+    {"additems_on_object_goes_on", B("cx\nY\n(K\x01\x90."), 1, 0, "x.Y", ""},
+    {"empty_additems_on_none_noop", B("N(\x90."), 1, 0, "", ""},
     {"frozenset", B("(K\x01\x91."), 1, 0, "", ""},
     {"frozenset_no_mark", B("\x91."), 0, PJ_MARK_MISSING, "", ""},
     /* memo */
