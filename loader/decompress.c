@@ -175,8 +175,11 @@ static void run_bz2(const uint8_t *in, size_t n, outbuf *o, pj_dz_result *r)
 static void run_lzma(pj_dz_kind kind, const uint8_t *in, size_t n, outbuf *o, pj_dz_result *r)
 {
     lzma_stream ls = LZMA_STREAM_INIT;
-    lzma_ret init = kind == PJ_DZ_XZ ? lzma_stream_decoder(&ls, UINT64_MAX, LZMA_CONCATENATED)
-                                     : lzma_alone_decoder(&ls, UINT64_MAX);
+    /* A header may declare any dictionary size; liblzma allocates it up
+     * front.  xz -9 needs 64 MiB: 256 MiB keeps real files and stops bombs. */
+    const uint64_t memlimit = (uint64_t)256 << 20;
+    lzma_ret init = kind == PJ_DZ_XZ ? lzma_stream_decoder(&ls, memlimit, LZMA_CONCATENATED)
+                                     : lzma_alone_decoder(&ls, memlimit);
     if (init != LZMA_OK) {
         r->status = PJ_DZ_NOMEM;
         r->error = "lzma init failed";
@@ -203,6 +206,11 @@ static void run_lzma(pj_dz_kind kind, const uint8_t *in, size_t n, outbuf *o, pj
         if (rc == LZMA_BUF_ERROR) {
             r->status = PJ_DZ_TRUNCATED;
             r->error = "compressed stream ends early";
+            break;
+        }
+        if (rc == LZMA_MEMLIMIT_ERROR) {
+            r->status = PJ_DZ_NOMEM;
+            r->error = "lzma dictionary larger than the 256 MiB decoder limit";
             break;
         }
         if (rc != LZMA_OK) {

@@ -177,7 +177,17 @@ static void render(out *o, const pj_val *v, size_t excerpt, int depth)
             snprintf(tmp, sizeof tmp, "<int of %" PRIu32 " bytes>", v->len);
             puts_(o, tmp);
         } else {
-            put(o, (const char *)v->u.s, v->len < 40 ? v->len : 40);
+            /* The literal's text as written: keep only what a number can hold
+             * (the line may carry whitespace or control bytes around it). */
+            size_t shown = 0;
+            for (uint32_t i = 0; i < v->len && shown < 40; i++) {
+                char ch = (char)v->u.s[i];
+                if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    ch == '-' || ch == '+' || ch == '_') {
+                    put(o, &ch, 1);
+                    shown++;
+                }
+            }
             if (v->len > 40)
                 puts_(o, "...");
         }
