@@ -210,6 +210,10 @@ void pj_scan_container(pj_scan_ctx *ctx, const uint8_t *data, size_t len, const 
     case PJ_FMT_SAFETENSORS:
     case PJ_FMT_GGUF:
         pj_scan_not_model(ctx, f, data, len, loc);
+        /* A safetensors look-alike whose header length does not fit is no
+         * safetensors file: pickle.load may still run it, so scan it. */
+        if (f == PJ_FMT_SAFETENSORS && len >= 8 && pj_le64(data) > len - 8)
+            pj_scan_pickles(ctx, data, len, loc, PJ_PICKLES_JOBLIB);
         break;
     case PJ_FMT_UNKNOWN:
     case PJ_FMT_PICKLE: {
