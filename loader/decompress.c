@@ -301,6 +301,20 @@ static bool ob_match(outbuf *o, size_t dist, size_t n)
     return true;
 }
 
+/* An LZ4 length of 15 continues in bytes of 255 until a smaller one.
+ * False when the bytes run out or the length would overflow. */
+static bool lz4_length(const uint8_t *p, size_t n, size_t *i, size_t *len)
+{
+    uint8_t b;
+    do {
+        if (*i >= n || *len > SIZE_MAX - 255)
+            return false;
+        b = p[(*i)++];
+        *len += b;
+    } while (b == 255);
+    return true;
+}
+
 /* One LZ4 block: sequences of literals and matches; offsets may reach
  * back into earlier blocks (linked blocks) but never before the output. */
 static const char *lz4_block(const uint8_t *p, size_t n, outbuf *o, size_t frame_start)
@@ -309,17 +323,8 @@ static const char *lz4_block(const uint8_t *p, size_t n, outbuf *o, size_t frame
     while (i < n) {
         uint8_t token = p[i++];
         size_t lit = token >> 4;
-        if (lit == 15) {
-            uint8_t b;
-            do {
-                if (i >= n)
-                    return "literal length runs past the block";
-                b = p[i++];
-                if (lit > SIZE_MAX - 255)
-                    return "literal length overflows";
-                lit += b;
-            } while (b == 255);
-        }
+        if (lit == 15 && !lz4_length(p, n, &i, &lit))
+            return "literal length runs past the block or overflows";
         if (lit > n - i)
             return "literals run past the block";
         if (!ob_put(o, p + i, lit))
@@ -334,17 +339,8 @@ static const char *lz4_block(const uint8_t *p, size_t n, outbuf *o, size_t frame
         if (dist == 0 || dist > o->len - frame_start)
             return "match offset points before the output";
         size_t ml = token & 15;
-        if (ml == 15) {
-            uint8_t b;
-            do {
-                if (i >= n)
-                    return "match length runs past the block";
-                b = p[i++];
-                if (ml > SIZE_MAX - 255)
-                    return "match length overflows";
-                ml += b;
-            } while (b == 255);
-        }
+        if (ml == 15 && !lz4_length(p, n, &i, &ml))
+            return "match length runs past the block or overflows";
         if (!ob_match(o, dist, ml + 4))
             return NULL;
     }
