@@ -6,16 +6,19 @@
 #include "picklejail.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_USAGE = 2 };
 enum out_format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_SARIF };
 
 /* One input to scan, in walk order: a path (or "-"), or an error found while
- * walking (unreadable directory, missing file) to report in its place. */
+ * walking (unreadable directory, missing file) to report in its place.
+ * The walk builds the whole list before anything is scanned. */
 typedef struct pj_cli_job {
     char *path;
     char *error;
+    uint64_t size; /* bytes (stat at walk time); 0 for stdin, errors, non-regular files */
 } pj_cli_job;
 
 typedef struct cli {
@@ -34,7 +37,6 @@ typedef struct cli {
     bool any_failing;
     /* parallel scanning */
     unsigned jobs;
-    bool collect;      /* walking only: record jobs instead of scanning */
     bool worker;       /* in a worker process: render each file standalone */
     FILE *out;         /* where emit() writes (NULL: stdout) */
     pj_cli_job *job_list;
@@ -43,7 +45,9 @@ typedef struct cli {
     bool last_failing;
 } cli;
 
-void pj_cli_add_job(cli *c, const char *path, const char *error);
+/* walk.c: append the jobs of one PATH argument (file, directory, "-"). */
+void pj_cli_walk(cli *c, const char *arg);
+void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size);
 void pj_cli_free_jobs(cli *c);
 /* Scan one job in this process, rendering through emit(). */
 void pj_cli_run_job(cli *c, const pj_cli_job *j);

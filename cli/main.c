@@ -1,10 +1,9 @@
-/* picklejail command line: options, file walking, rendering, exit codes. */
+/* picklejail command line: options, rendering, exit codes (the walk is in walk.c). */
 #include "picklejail.h"
 #include "render.h"
 #include "render_diagnose.h"
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -136,10 +135,6 @@ static void finish_report(cli *c, const char *path, pj_report *r, const char *er
 
 static void error_file(cli *c, const char *path, const char *error)
 {
-    if (c->collect) {
-        pj_cli_add_job(c, path, error);
-        return;
-    }
     pj_report *r = pj_scan_buffer((const uint8_t *)"", 0, &c->opts);
     if (r == NULL) {
         fprintf(stderr, "picklejail: out of memory\n");
@@ -167,94 +162,26 @@ static void scan_fd(cli *c, const char *path, int fd)
     pj_report_free(r);
 }
 
-static void scan_path(cli *c, const char *path, int depth);
-
-static int name_cmp(const struct dirent **a, const struct dirent **b)
+/* Scan one job of the walk's list: stdin, a file, or an error found while walking. */
+void pj_cli_run_job(cli *c, const pj_cli_job *j)
 {
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static void scan_dir(cli *c, const char *path, int depth)
-{
-    struct dirent **ents;
-    int n = scandir(path, &ents, NULL, name_cmp);
-    if (n < 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
-        error_file(c, path, msg);
+    if (j->error != NULL) {
+        error_file(c, j->path, j->error);
         return;
     }
-    for (int i = 0; i < n; i++) {
-        const char *nm = ents[i]->d_name;
-        if (strcmp(nm, ".") != 0 && strcmp(nm, "..") != 0) {
-            size_t need = strlen(path) + strlen(nm) + 2;
-            char *child = malloc(need);
-            if (child != NULL) {
-                snprintf(child, need, "%s%s%s", path,
-                         path[strlen(path) - 1] == '/' ? "" : "/", nm);
-                scan_path(c, child, depth + 1);
-                free(child);
-            }
-        }
-        free(ents[i]);
-    }
-    free(ents);
-}
-
-static void scan_path(cli *c, const char *path, int depth)
-{
-    if (strcmp(path, "-") == 0 && depth == 0) {
-        if (c->collect)
-            pj_cli_add_job(c, "-", NULL);
-        else
-            scan_fd(c, "-", STDIN_FILENO);
+    if (strcmp(j->path, "-") == 0) {
+        scan_fd(c, "-", STDIN_FILENO);
         return;
     }
-    struct stat st;
-    /* Walk without following symlinks inside directories (loops); a path
-     * named on the command line is followed. */
-    if ((depth == 0 ? stat(path, &st) : lstat(path, &st)) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
-        error_file(c, path, msg);
-        return;
-    }
-    if (S_ISLNK(st.st_mode))
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        if (depth > 64) {
-            error_file(c, path, "directory nesting deeper than 64 levels");
-            return;
-        }
-        scan_dir(c, path, depth);
-        return;
-    }
-    if (depth > 0 && !S_ISREG(st.st_mode))
-        return; /* sockets, fifos found while walking */
-    if (c->collect) {
-        pj_cli_add_job(c, path, NULL);
-        return;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
-        error_file(c, path, msg);
+        error_file(c, j->path, msg);
         return;
     }
-    scan_fd(c, path, fd);
+    scan_fd(c, j->path, fd);
     close(fd);
-}
-
-void pj_cli_run_job(cli *c, const pj_cli_job *j)
-{
-    bool collect = c->collect;
-    c->collect = false;
-    if (j->error != NULL)
-        error_file(c, j->path, j->error);
-    else
-        scan_path(c, j->path, 0);
-    c->collect = collect;
 }
 
 enum {
@@ -493,16 +420,15 @@ int main(int argc, char **argv)
         pj_json_begin(stdout);
     else if (c.format == FMT_SARIF)
         pj_sarif_begin(stdout);
+    /* Walk first (the whole job list), then scan serially or in worker
+     * processes; output keeps the walk's order either way. */
+    for (int i = optind; i < argc; i++)
+        pj_cli_walk(&c, argv[i]);
     if (c.jobs > 1) {
-        /* Walk first, then scan in worker processes; output keeps the walk's order. */
-        c.collect = true;
-        for (int i = optind; i < argc; i++)
-            scan_path(&c, argv[i], 0);
-        c.collect = false;
         pj_cli_run_parallel(&c);
     } else {
-        for (int i = optind; i < argc; i++)
-            scan_path(&c, argv[i], 0);
+        for (size_t i = 0; i < c.n_jobs; i++)
+            pj_cli_run_job(&c, &c.job_list[i]);
     }
     if (c.format == FMT_JSON)
         pj_json_end(stdout);

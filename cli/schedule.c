@@ -24,7 +24,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void pj_cli_add_job(cli *c, const char *path, const char *error)
+void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size)
 {
     if (c->n_jobs == c->cap_jobs) {
         size_t ncap = c->cap_jobs ? c->cap_jobs * 2 : 64;
@@ -39,6 +39,7 @@ void pj_cli_add_job(cli *c, const char *path, const char *error)
     pj_cli_job *j = &c->job_list[c->n_jobs++];
     j->path = strdup(path);
     j->error = dup_or_null(error);
+    j->size = size;
     if (j->path == NULL || (error && j->error == NULL)) {
         fprintf(stderr, "picklejail: out of memory listing files\n");
         exit(EXIT_USAGE);
