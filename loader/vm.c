@@ -329,8 +329,12 @@ static memo_slot *memo_find(vm *v, uint64_t key)
 
 static const pj_val *memo_get(vm *v, uint64_t key)
 {
-    if (key < v->dense_cap)
-        return v->dense[key].kind != V_EMPTY ? &v->dense[key] : NULL;
+    if (key < v->dense_cap && v->dense[key].kind != V_EMPTY)
+        return &v->dense[key];
+    /* A key put in the hash table stays there when the dense array later
+     * grows past it: look there too. */
+    if (v->sparse_len == 0)
+        return NULL;
     memo_slot *s = memo_find(v, key);
     return s ? &s->val : NULL;
 }

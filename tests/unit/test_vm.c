@@ -438,10 +438,39 @@ static void test_sklearn_version_late_key(void **state)
     pj_report_free(r);
 }
 
+/* A memo key first put in the sparse table (far beyond the entries so far)
+ * is still found, and overwritten by MEMOIZE, once the dense array has grown
+ * past it: CPython calls nt.system here. */
+static void test_memo_sparse_then_dense(void **state)
+{
+    (void)state;
+    enum { FILL = 4999 };
+    static uint8_t buf[64 + FILL * 3 + 64];
+    static const char head[] = "\x80\x04" "cos\nsystem\nr\x88\x13\x00\x00" "0"; /* key 5000 */
+    memcpy(buf, head, sizeof head - 1);
+    size_t n = sizeof head - 1;
+    for (int i = 0; i < FILL; i++) {
+        buf[n++] = 'N'; buf[n++] = 0x94; buf[n++] = '0';
+    }
+    static const char tail[] = "cposix\nsystem\n\x94" "0cnt\nsystem\n\x94" "0j\x88\x13\x00\x00"
+                               "\x8c\x02id\x85R.";
+    memcpy(buf + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    vm_case c = {"memo_sparse_then_dense", (const char *)buf, n, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_false(pj_report_has_code(r, PJ_MEMO_MISSING));
+    char calls[256];
+    join_calls(r, calls, sizeof calls);
+    assert_string_equal(calls, "nt.system");
+    pj_report_free(r);
+}
+
 int main(void)
 {
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 8];
+    struct CMUnitTest tests[N + 9];
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     }
@@ -453,5 +482,6 @@ int main(void)
     tests[N + 5] = (struct CMUnitTest)cmocka_unit_test(test_payload_then_garbage_then_pickle);
     tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_extra_pickle_and_trailing);
     tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_sklearn_version_late_key);
-    return _cmocka_run_group_tests("vm", tests, N + 8, NULL, NULL);
+    tests[N + 8] = (struct CMUnitTest)cmocka_unit_test(test_memo_sparse_then_dense);
+    return _cmocka_run_group_tests("vm", tests, N + 9, NULL, NULL);
 }
