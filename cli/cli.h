@@ -4,6 +4,7 @@
 #define PJ_CLI_H
 
 #include "picklejail.h"
+#include "skipped.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ typedef struct pj_cli_job {
     char *path;
     char *error;
     uint64_t size; /* bytes (stat at walk time); 0 for stdin, errors, non-regular files */
+    bool is_stdin; /* the "-" argument (a list entry "-" is a file named -) */
 } pj_cli_job;
 
 typedef struct cli {
@@ -41,14 +43,32 @@ typedef struct cli {
     FILE *out;         /* where emit() writes (NULL: stdout) */
     pj_cli_job *job_list;
     size_t n_jobs, cap_jobs;
+    /* the walk */
+    const char **excludes; /* --exclude globs (argv strings) */
+    size_t n_excludes;
+    bool follow_symlinks;
+    pj_skipped_list skipped;
     pj_verdict last_verdict;
     bool last_failing;
 } cli;
 
 /* walk.c: append the jobs of one PATH argument (file, directory, "-"). */
 void pj_cli_walk(cli *c, const char *arg);
+/* walk.c: read a --files-from list (or - for stdin) and walk each entry;
+ * false (message printed) if the list cannot be read or is malformed. */
+bool pj_cli_walk_list(cli *c, const char *name);
+/* walk.c: false (message printed) if "-" is named more than once among the
+ * PATH arguments and --files-from lists: standard input is read only once. */
+bool pj_cli_stdin_once(int nargs, char **args, size_t nlists, const char **lists);
+void pj_cli_add_skipped(cli *c, const char *path, const char *reason, const char *message);
 void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size);
+/* Frees the job list and the skipped list. */
 void pj_cli_free_jobs(cli *c);
+/* The default for -j: CPUs this process may run on, 1 to 64. */
+unsigned pj_cli_default_jobs(void);
+/* Scan the whole job list: serially if c->jobs <= 1 (or one job), else in
+ * workers; either way in list order, JSON Lines flushed after each file. */
+void pj_cli_run_all(cli *c);
 /* Scan one job in this process, rendering through emit(). */
 void pj_cli_run_job(cli *c, const pj_cli_job *j);
 /* Scan c->job_list with c->jobs worker processes, printing in order. */

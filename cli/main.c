@@ -34,8 +34,17 @@ static void usage(FILE *out)
           "output:\n"
           "  -f, --format FMT      text (default), json, jsonl or sarif\n"
           "  -v, --verbose         text: also list safe globals, calls and info findings\n"
-          "  -j, --jobs N          scan N files at a time (default 1); output order is kept\n"
+          "  -j, --jobs N          scan N files at a time (default: the number of CPUs, at\n"
+          "                        most 64; 1 scans one by one); output order is the input order\n"
           "      --color WHEN      auto (default), always, never\n"
+          "\n"
+          "input:\n"
+          "      --files-from FILE read more paths from FILE (- for standard input), one per\n"
+          "                        line, or NUL-separated if the list holds a NUL (find -print0)\n"
+          "      --exclude GLOB    while walking directories, skip entries whose name, path\n"
+          "                        below the argument, or path matches GLOB (repeatable)\n"
+          "      --follow-symlinks follow symlinks found inside directories (loops are cut);\n"
+          "                        by default they are skipped; every skip is reported\n"
           "\n"
           "policy:\n"
           "      --fail-on LEVEL   exit 1 when a file is at least LEVEL: suspicious (default)\n"
@@ -169,7 +178,7 @@ void pj_cli_run_job(cli *c, const pj_cli_job *j)
         error_file(c, j->path, j->error);
         return;
     }
-    if (strcmp(j->path, "-") == 0) {
+    if (j->is_stdin) {
         scan_fd(c, "-", STDIN_FILENO);
         return;
     }
@@ -187,7 +196,7 @@ void pj_cli_run_job(cli *c, const pj_cli_job *j)
 enum {
     O_FAIL_ON = 256, O_POLICY, O_PROFILE, O_NO_SANDBOX, O_TIMEOUT, O_CPU, O_MEMORY, O_MAX_SIZE,
     O_MAX_OPCODES, O_MAX_MEMO, O_MAX_STACK, O_MAX_NESTING, O_MAX_ARENA, O_MAX_DECOMP, O_PYTHON,
-    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE, O_JOBS
+    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE, O_JOBS, O_EXCLUDE, O_FOLLOW, O_FILES_FROM
 };
 
 static const struct option long_opts[] = {
@@ -213,6 +222,9 @@ static const struct option long_opts[] = {
     {"site-packages", required_argument, NULL, O_SITE},
     {"color", required_argument, NULL, O_COLOR},
     {"jobs", required_argument, NULL, 'j'},
+    {"exclude", required_argument, NULL, O_EXCLUDE},
+    {"follow-symlinks", no_argument, NULL, O_FOLLOW},
+    {"files-from", required_argument, NULL, O_FILES_FROM},
 #ifdef PJ_TEST_BUILD
     {"test-misbehave", required_argument, NULL, O_MISBEHAVE},
 #endif
@@ -240,6 +252,9 @@ int main(int argc, char **argv)
     pj_options_default(&c.opts);
     c.fail_on = PJ_SEV_SUSPICIOUS;
     int color_mode = 0; /* 0 auto, 1 always, 2 never */
+    static const char *excludes[256], *lists[64];
+    size_t n_lists = 0;
+    c.excludes = excludes;
 
     if (argc < 2) {
         usage(stderr);
@@ -394,6 +409,19 @@ int main(int argc, char **argv)
             else
                 { rc = bad_value("color", optarg, "expected auto, always or never"); goto out; }
             break;
+        case O_EXCLUDE:
+        case O_FILES_FROM:
+            if (*optarg == '\0')
+                { rc = bad_value(opt == O_EXCLUDE ? "exclude" : "files-from", optarg, "empty"); goto out; }
+            /* argv outlives the run: keep pointers, in command-line order. */
+            if (opt == O_EXCLUDE && c.n_excludes < sizeof excludes / sizeof excludes[0])
+                excludes[c.n_excludes++] = optarg;
+            else if (opt == O_FILES_FROM && n_lists < sizeof lists / sizeof lists[0])
+                lists[n_lists++] = optarg;
+            else
+                { rc = bad_value(opt == O_EXCLUDE ? "exclude" : "files-from", optarg, "given too many times"); goto out; }
+            break;
+        case O_FOLLOW: c.follow_symlinks = true; break;
 #ifdef PJ_TEST_BUILD
         case O_MISBEHAVE:
             c.opts.test_misbehave = pj_test_misbehave_parse(optarg);
@@ -407,35 +435,43 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc && n_lists == 0) {
         fprintf(stderr, "picklejail: no PATH given (use - for standard input)\n");
         rc = EXIT_USAGE;
         goto out;
     }
+    if (!pj_cli_stdin_once(argc - optind, argv + optind, n_lists, lists)) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (c.jobs == 0)
+        c.jobs = pj_cli_default_jobs();
     c.color = color_mode == 1 || (color_mode == 0 && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
     if (c.format != FMT_TEXT)
         c.color = false;
 
+    /* Walk first (the whole job list: PATH arguments, then the lists), then
+     * scan serially or in worker processes; output keeps that order. */
+    for (int i = optind; i < argc; i++)
+        pj_cli_walk(&c, argv[i]);
+    for (size_t i = 0; i < n_lists; i++)
+        if (!pj_cli_walk_list(&c, lists[i]))
+            { rc = EXIT_USAGE; goto out; }
     if (c.format == FMT_JSON)
         pj_json_begin(stdout);
     else if (c.format == FMT_SARIF)
         pj_sarif_begin(stdout);
-    /* Walk first (the whole job list), then scan serially or in worker
-     * processes; output keeps the walk's order either way. */
-    for (int i = optind; i < argc; i++)
-        pj_cli_walk(&c, argv[i]);
-    if (c.jobs > 1) {
-        pj_cli_run_parallel(&c);
-    } else {
-        for (size_t i = 0; i < c.n_jobs; i++)
-            pj_cli_run_job(&c, &c.job_list[i]);
-    }
+    pj_cli_run_all(&c);
+    if (c.format == FMT_JSONL)
+        pj_skipped_jsonl(stdout, &c.skipped);
     if (c.format == FMT_JSON)
         pj_json_end(stdout);
     else if (c.format == FMT_SARIF)
         pj_sarif_end(stdout);
     else if (c.format == FMT_TEXT && !c.diagnose && c.nfiles > 1)
         pj_render_text_summary(stdout, c.nfiles, c.counts, c.color);
+    if (c.format == FMT_TEXT)
+        pj_skipped_text(stdout, &c.skipped, c.verbose, c.color);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "picklejail: error writing the report\n");
         rc = EXIT_USAGE;

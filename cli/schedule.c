@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size)
     j->path = strdup(path);
     j->error = dup_or_null(error);
     j->size = size;
+    j->is_stdin = false;
     if (j->path == NULL || (error && j->error == NULL)) {
         fprintf(stderr, "picklejail: out of memory listing files\n");
         exit(EXIT_USAGE);
@@ -55,6 +57,38 @@ void pj_cli_free_jobs(cli *c)
     free(c->job_list);
     c->job_list = NULL;
     c->n_jobs = c->cap_jobs = 0;
+    for (size_t i = 0; i < c->skipped.n; i++) {
+        free(c->skipped.items[i].path);
+        free(c->skipped.items[i].message);
+    }
+    free(c->skipped.items);
+    memset(&c->skipped, 0, sizeof c->skipped);
+}
+
+unsigned pj_cli_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    /* A container or taskset may allow fewer CPUs than are online. */
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 &&
+        (n < 1 || CPU_COUNT(&set) < n))
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = 1;
+    return n > 64 ? 64 : (unsigned)n;
+}
+
+void pj_cli_run_all(cli *c)
+{
+    if (c->jobs > 1 && c->n_jobs > 1) {
+        pj_cli_run_parallel(c);
+        return;
+    }
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        pj_cli_run_job(c, &c->job_list[i]);
+        if (c->format == FMT_JSONL)
+            fflush(stdout); /* streaming consumers see each file as it completes */
+    }
 }
 
 static bool write_all(int fd, const void *buf, size_t n)
@@ -191,6 +225,8 @@ void pj_cli_run_parallel(cli *c)
             if (printed && (c->format == FMT_JSON || c->format == FMT_SARIF))
                 fputc(',', stdout);
             fwrite(buf, 1, len, stdout);
+            if (c->format == FMT_JSONL)
+                fflush(stdout);
             printed = true;
         }
         free(buf);
