@@ -15,7 +15,9 @@ OUT=build/bench/sandbox
 IN=$OUT/inputs-$N
 mkdir -p "$OUT"
 make -s build/release/libpicklejail.a build/release/picklejail
-LIBS="-lz -lbz2 -llzma -lzstd -larchive -lseccomp -lcjson"
+# Same link line as the Makefile's LIB_LIBS: the library's dependencies static (fewer
+# shared libraries = a cheaper fork per file), libc shared.
+LIBS="-Wl,-Bstatic -larchive -lz -lbz2 -llzma -lzstd -lseccomp -Wl,-Bdynamic"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Wall -Wextra -Werror \
   bench/sandbox/bench_sandbox.c build/release/libpicklejail.a $LIBS -o $OUT/bench_sandbox
 [ -d "$IN" ] || /usr/bin/python3 bench/sandbox/gen_inputs.py "$IN" "$N"
