@@ -58,6 +58,7 @@ typedef struct vm {
 
     pj_val *dense;          /* memo keys below dense_cap */
     size_t dense_cap;
+    size_t dense_init;      /* slots below this are initialised; the rest were never touched */
     memo_slot *memo;        /* sparse memo keys */
     size_t memo_cap, sparse_len;
     size_t memo_len;        /* entries in both: MEMOIZE's key */
@@ -329,7 +330,7 @@ static memo_slot *memo_find(vm *v, uint64_t key)
 
 static const pj_val *memo_get(vm *v, uint64_t key)
 {
-    if (key < v->dense_cap && v->dense[key].kind != V_EMPTY)
+    if (key < v->dense_init && v->dense[key].kind != V_EMPTY)
         return &v->dense[key];
     /* A key put in the hash table stays there when the dense array later
      * grows past it: look there too. */
@@ -379,9 +380,13 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
             pj_val *nd = realloc(v->dense, ncap * sizeof(pj_val));
             if (nd == NULL)
                 return oom(v);
-            memset(nd + v->dense_cap, 0, (ncap - v->dense_cap) * sizeof(pj_val));
+            /* Not zeroed here: pages a pickle never reaches are never touched. */
             v->dense = nd;
             v->dense_cap = ncap;
+        }
+        if (key >= v->dense_init) {
+            memset(v->dense + v->dense_init, 0, (size_t)(key - v->dense_init) * sizeof(pj_val));
+            v->dense_init = (size_t)key + 1;
         }
         v->dense[key] = val;
         v->memo_len++;
