@@ -2106,6 +2106,296 @@ static bool step(vm *v)
     }
 }
 
+/* ---------- the hot loop ---------- */
+
+/* Runs the opcodes dense pickles are made of (small ints, short strings,
+ * memo traffic, marks, containers) with the VM state in locals: a store to
+ * a pj_val's byte fields may alias anything in *v, so through v the
+ * compiler reloads the state after every push.  An opcode is taken here only
+ * when every check step() makes passes (the whole opcode inside the current
+ * read buffer, room on the stack, the mark list and the memo, the opcode
+ * limit, its protocol already seen); otherwise it is left, unread, to
+ * step(), so errors, limits, frame straddles and findings come from one
+ * place and read the same.  Returns with the state written back and v->pos
+ * at the next opcode (or v->failed set). */
+static void fast_run(vm *v)
+{
+    const uint8_t *const d = v->d;
+    const size_t len = v->len;
+    const uint64_t max_ops = v->ctx->limits->max_opcodes;
+    const size_t max_memo = v->ctx->limits->max_memo;
+    const int maxp = v->max_opcode_proto;
+    pj_val *const dense = v->dense;
+    const size_t dense_cap = v->dense_cap;
+    const bool sparse = v->sparse_len != 0;
+    size_t pos = v->pos, buf_end = v->buf_end;
+    uint64_t ops = v->opcodes;
+    pj_val *stack = v->stack;
+    size_t sp = v->sp, cap = v->stack_cap, fence = v->fence;
+    size_t *marks = v->marks;
+    size_t nmarks = v->nmarks, marks_cap = v->marks_cap;
+    size_t dense_init = v->dense_init, memo_len = v->memo_len;
+    size_t op_off = pos;
+    uint8_t op = 0;
+
+    /* State out to v (before calling a helper, and on the way out), and back. */
+#define FAST_SAVE()                                                                          \
+    do {                                                                                     \
+        v->pos = pos; v->buf_end = buf_end; v->opcodes = ops;                                \
+        v->sp = sp; v->fence = fence; v->nmarks = nmarks;                                    \
+        v->dense_init = dense_init; v->memo_len = memo_len;                                  \
+        v->op_off = op_off; v->op = op;                                                      \
+    } while (0)
+#define FAST_LOAD()                                                                          \
+    do {                                                                                     \
+        stack = v->stack; sp = v->sp; cap = v->stack_cap; fence = v->fence;                  \
+        marks = v->marks; nmarks = v->nmarks; marks_cap = v->marks_cap;                      \
+    } while (0)
+    /* The opcode and its n argument bytes are consumed (as rd() would). */
+#define FAST_TAKE(n)                                                                         \
+    do {                                                                                     \
+        pos += 1 + (n);                                                                      \
+        ops++;                                                                               \
+        if (outside)                                                                         \
+            buf_end = pos;                                                                   \
+    } while (0)
+#define FAST_PUSH(...) (stack[sp++] = (pj_val){__VA_ARGS__})
+
+    for (;;) {
+        /* Inside a frame (or pickle.loads' single buffer) the whole opcode
+         * must be in what is left of it; outside, reads come from the file. */
+        const bool outside = pos == buf_end;
+        const size_t lim = outside ? len : buf_end;
+        if (pos >= lim || ops >= max_ops)
+            break;
+        op_off = pos;
+        op = d[pos];
+        if (pj_opcode_table[op].proto > maxp)
+            break;
+        const uint8_t *const a = d + pos + 1;
+        const size_t room = lim - pos - 1; /* argument bytes available */
+        switch (op) {
+        case OP_BININT1:
+            if (room < 1 || sp == cap)
+                goto out;
+            FAST_PUSH(.kind = V_INT, .u.i = a[0]);
+            FAST_TAKE(1);
+            break;
+        case OP_BININT2:
+            if (room < 2 || sp == cap)
+                goto out;
+            FAST_PUSH(.kind = V_INT, .u.i = (int64_t)le(a, 2));
+            FAST_TAKE(2);
+            break;
+        case OP_BININT:
+            if (room < 4 || sp == cap)
+                goto out;
+            FAST_PUSH(.kind = V_INT, .u.i = (int32_t)(uint32_t)le(a, 4));
+            FAST_TAKE(4);
+            break;
+        case OP_BINFLOAT: {
+            if (room < 8 || sp == cap)
+                goto out;
+            uint64_t bits = 0;
+            for (int i = 0; i < 8; i++)
+                bits = (bits << 8) | a[i];
+            double f;
+            memcpy(&f, &bits, sizeof f);
+            FAST_PUSH(.kind = V_FLOAT, .u.f = f);
+            FAST_TAKE(8);
+            break;
+        }
+        case OP_NONE:
+            if (sp == cap)
+                goto out;
+            FAST_PUSH(.kind = V_NONE);
+            FAST_TAKE(0);
+            break;
+        case OP_NEWTRUE:
+        case OP_NEWFALSE:
+            if (sp == cap)
+                goto out;
+            FAST_PUSH(.kind = V_BOOL, .u.i = op == OP_NEWTRUE);
+            FAST_TAKE(0);
+            break;
+        case OP_SHORT_BINUNICODE:
+        case OP_BINUNICODE:
+        case OP_SHORT_BINBYTES:
+        case OP_BINBYTES: {
+            const size_t w = (op == OP_SHORT_BINUNICODE || op == OP_SHORT_BINBYTES) ? 1 : 4;
+            if (room < w || sp == cap)
+                goto out;
+            const size_t n = (size_t)le(a, (int)w);
+            if (n > room - w)
+                goto out;
+            const bool str = op == OP_SHORT_BINUNICODE || op == OP_BINUNICODE;
+            if (str && n <= (1u << 20) && !valid_utf8(a + w, n, true))
+                goto out;
+            FAST_PUSH(.kind = str ? V_STR : V_BYTES, .len = (uint32_t)n, .u.s = a + w);
+            FAST_TAKE(w + n);
+            break;
+        }
+        case OP_MARK:
+            if (nmarks == marks_cap || nmarks >= DEEP_NESTING)
+                goto out;
+            marks[nmarks++] = sp;
+            fence = sp;
+            FAST_TAKE(0);
+            break;
+        case OP_POP:
+            if (nmarks > 0 && marks[nmarks - 1] == sp) {
+                nmarks--;
+                fence = nmarks ? marks[nmarks - 1] : 0;
+            } else if (sp > fence) {
+                sp--;
+            } else {
+                goto out;
+            }
+            FAST_TAKE(0);
+            break;
+        case OP_DUP:
+            if (sp <= fence || sp == cap)
+                goto out;
+            stack[sp] = stack[sp - 1];
+            sp++;
+            FAST_TAKE(0);
+            break;
+        case OP_BINGET:
+        case OP_LONG_BINGET: {
+            const size_t w = op == OP_BINGET ? 1 : 4;
+            if (room < w)
+                goto out;
+            const size_t key = (size_t)le(a, (int)w);
+            if (key >= dense_init || dense[key].kind == V_EMPTY || sp == cap)
+                goto out;
+            stack[sp++] = dense[key];
+            FAST_TAKE(w);
+            break;
+        }
+        case OP_MEMOIZE:
+        case OP_BINPUT:
+        case OP_LONG_BINPUT: {
+            const size_t w = op == OP_MEMOIZE ? 0 : op == OP_BINPUT ? 1 : 4;
+            if (room < w || sp <= fence)
+                goto out;
+            const size_t key = w ? (size_t)le(a, (int)w) : memo_len;
+            if (key < dense_init && dense[key].kind != V_EMPTY) {
+                dense[key] = stack[sp - 1]; /* replaces: no new entry */
+            } else if (key == dense_init && key < dense_cap && !sparse && memo_len < max_memo &&
+                       key < 2 * (uint64_t)memo_len + 1024) {
+                /* A new entry next to the last (memo_put would also report
+                 * keys far beyond the entry count: those go to step()). */
+                dense[key] = stack[sp - 1];
+                dense_init++;
+                memo_len++;
+            } else {
+                goto out;
+            }
+            FAST_TAKE(w);
+            break;
+        }
+        case OP_EMPTY_LIST:
+        case OP_EMPTY_DICT:
+        case OP_EMPTY_SET:
+        case OP_EMPTY_TUPLE: {
+            if (sp == cap)
+                goto out;
+            const pj_vkind k = op == OP_EMPTY_LIST ? V_LIST : op == OP_EMPTY_DICT ? V_DICT
+                               : op == OP_EMPTY_SET ? V_SET : V_TUPLE;
+            FAST_TAKE(0);
+            pj_seq *s = NULL;
+            if (!summary_only(v, k)) {
+                FAST_SAVE();
+                s = new_seq(v);
+                if (s == NULL)
+                    return;
+            }
+            FAST_PUSH(.kind = (uint8_t)k, .u.seq = s);
+            break;
+        }
+        case OP_APPENDS:
+        case OP_SETITEMS: {
+            if (nmarks == 0)
+                goto out;
+            const size_t start = marks[nmarks - 1];
+            const size_t nf = nmarks > 1 ? marks[nmarks - 2] : 0;
+            if (start == 0 || start <= nf || start > sp ||
+                (op == OP_SETITEMS && (sp - start) % 2 != 0))
+                goto out;
+            FAST_TAKE(0);
+            nmarks--;
+            fence = nf;
+            pj_val *t = &stack[start - 1];
+            if (start == sp)
+                break; /* nothing to add: a no-op on anything */
+            if (t->kind == V_LIST && t->u.seq == NULL) {
+                sp = start; /* a summary-only list: nothing kept */
+                break;
+            }
+            FAST_SAVE();
+            if (!add_items(v, t, start, op == OP_SETITEMS))
+                return;
+            FAST_LOAD();
+            break;
+        }
+        case OP_APPEND:
+        case OP_SETITEM: {
+            const size_t k = op == OP_APPEND ? 1 : 2;
+            if (sp < fence + k + 1)
+                goto out;
+            FAST_TAKE(0);
+            FAST_SAVE();
+            if (!add_items(v, &stack[sp - k - 1], sp - k, op == OP_SETITEM))
+                return;
+            FAST_LOAD();
+            break;
+        }
+        case OP_TUPLE1:
+        case OP_TUPLE2:
+        case OP_TUPLE3: {
+            const size_t k = (size_t)(op - OP_TUPLE1 + 1);
+            if (sp < fence + k)
+                goto out;
+            FAST_TAKE(0);
+            FAST_SAVE();
+            pj_val x;
+            if (!collect(v, V_TUPLE, sp - k, &x))
+                return;
+            FAST_LOAD();
+            stack[sp++] = x; /* k >= 1 slots were just freed */
+            break;
+        }
+        case OP_TUPLE:
+        case OP_LIST:
+        case OP_DICT: {
+            if (nmarks == 0)
+                goto out;
+            const size_t start = marks[nmarks - 1];
+            if (start >= cap || start > sp)
+                goto out;
+            FAST_TAKE(0);
+            nmarks--;
+            fence = nmarks ? marks[nmarks - 1] : 0;
+            FAST_SAVE();
+            pj_val x;
+            if (!collect(v, op == OP_TUPLE ? V_TUPLE : op == OP_LIST ? V_LIST : V_DICT, start, &x))
+                return;
+            FAST_LOAD();
+            stack[sp++] = x; /* start < cap */
+            break;
+        }
+        default:
+            goto out;
+        }
+    }
+out:
+    FAST_SAVE();
+#undef FAST_SAVE
+#undef FAST_LOAD
+#undef FAST_TAKE
+#undef FAST_PUSH
+}
+
 static void stream_meta(vm *v, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void stream_meta(vm *v, const char *name, const char *fmt, ...)
@@ -2182,6 +2472,9 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
         oom(&v);
     } else {
         while (!v.failed) {
+            fast_run(&v);
+            if (v.failed)
+                break;
             v.op_off = v.pos;
             const uint8_t *p = NULL;
             v.op = 0;

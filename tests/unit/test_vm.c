@@ -199,6 +199,12 @@ static const vm_case cases[] = {
      PJ_FRAME_STRADDLE, "", ""},
     {"frame_nested", B("\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00\x95\x01\x00\x00\x00\x00\x00\x00\x00N."),
      1, PJ_FRAME_NESTED, "", ""},
+    /* The hot loop (fast_run) leaves anything that does not fit its buffer to step(). */
+    {"frame_straddle_binint", B("\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00J\x01\x02\x03\x04N."),
+     1, PJ_FRAME_STRADDLE, "", ""},
+    {"binput_replaces_call", B("\x80\x02" "cos\nsystem\nq\x00" "0cposix\nsystem\nq\x00" "0h\x00X\x02\x00\x00\x00id\x85R."),
+     1, 0, "os.system;posix.system", "posix.system"},
+    {"binget_after_fast_puts", B("\x80\x04K\x01\x94K\x02\x94K\x03\x94" "000h\x03."), 0, PJ_MEMO_MISSING, "", ""},
     /* persistent ids */
     {"persid", B("PX\n."), 1, PJ_PERSISTENT_ID, "", ""},
     {"persid_non_ascii", B("P\xff\n."), 0, PJ_BAD_ENCODING, "", ""},
@@ -467,10 +473,44 @@ static void test_memo_sparse_then_dense(void **state)
     pj_report_free(r);
 }
 
+/* Stack and mark-list growth in the middle of the hot loop: 300 ints in a
+ * frame, and 40 nested list-and-MARK pairs closed by APPENDS. */
+static void test_fast_loop_growth(void **state)
+{
+    (void)state;
+    static uint8_t buf[2048];
+    size_t n = 0;
+    buf[n++] = 0x80; buf[n++] = 4; buf[n++] = 0x95;
+    size_t frame_len_at = n;
+    n += 8;
+    buf[n++] = ']'; buf[n++] = '(';
+    for (int i = 0; i < 300; i++) {
+        buf[n++] = 'K'; buf[n++] = (uint8_t)i;
+    }
+    buf[n++] = 'e';
+    for (int i = 0; i < 40; i++) {
+        buf[n++] = ']'; buf[n++] = '(';
+    }
+    for (int i = 0; i < 40; i++)
+        buf[n++] = 'e';
+    buf[n++] = '0';
+    buf[n++] = '.';
+    uint64_t flen = n - frame_len_at - 8;
+    for (int i = 0; i < 8; i++)
+        buf[frame_len_at + (size_t)i] = (uint8_t)(flen >> (8 * i));
+    vm_case c = {"fast_loop_growth", (const char *)buf, n, 1, 0, "", ""};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_int_equal(r->n_findings, 0);
+    assert_int_equal(r->streams[0].opcodes, 2 + 2 + 300 + 1 + 80 + 40 + 2);
+    pj_report_free(r);
+}
+
 int main(void)
 {
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 9];
+    struct CMUnitTest tests[N + 10];
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     }
@@ -483,5 +523,6 @@ int main(void)
     tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_extra_pickle_and_trailing);
     tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_sklearn_version_late_key);
     tests[N + 8] = (struct CMUnitTest)cmocka_unit_test(test_memo_sparse_then_dense);
-    return _cmocka_run_group_tests("vm", tests, N + 9, NULL, NULL);
+    tests[N + 9] = (struct CMUnitTest)cmocka_unit_test(test_fast_loop_growth);
+    return _cmocka_run_group_tests("vm", tests, N + 10, NULL, NULL);
 }
