@@ -5,6 +5,7 @@
 
 #include "picklejail.h"
 #include "skipped.h"
+#include "summary.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +51,11 @@ typedef struct cli {
     pj_skipped_list skipped;
     pj_verdict last_verdict;
     bool last_failing;
+    /* the output side: --quiet, --summary-only, the run summary, progress */
+    bool quiet, summary_only;
+    pj_summary codes;          /* finding codes of the whole run */
+    pj_file_codes last_codes;  /* the last file's (-j workers send them) */
+    struct pj_progress *progress;
 } cli;
 
 /* walk.c: append the jobs of one PATH argument (file, directory, "-"). */

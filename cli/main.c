@@ -3,6 +3,8 @@
 #include "render.h"
 #include "render_diagnose.h"
 #include "cli.h"
+#include "output.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,12 @@ static void usage(FILE *out)
           "  -j, --jobs N          scan N files at a time (default: the number of CPUs, at\n"
           "                        most 64; 1 scans one by one); output order is the input order\n"
           "      --color WHEN      auto (default), always, never\n"
+          "  -o, --output FILE     write the report to FILE, atomically (replaced only when\n"
+          "                        complete); standard output stays empty\n"
+          "  -q, --quiet           no progress bar; text lists only files that are not safe,\n"
+          "                        then the summary\n"
+          "      --summary-only    text: only the summary table; json/jsonl: only the summary\n"
+          "                        object (docs/report-schema.md)\n"
           "\n"
           "input:\n"
           "      --files-from FILE read more paths from FILE (- for standard input), one per\n"
@@ -89,11 +97,23 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
+static bool failing(const cli *c, const pj_report *r);
+
 static void emit(cli *c, const pj_file_result *f)
 {
     /* Workers render each file on its own; the parent joins them. */
     bool first = c->nfiles == 0 || c->worker;
     FILE *out = c->out ? c->out : stdout;
+    /* --summary-only prints no file; --quiet text leaves out the files with
+     * nothing to report (safe; for diagnose, loadable). */
+    bool hide = c->summary_only ||
+                (c->quiet && c->format == FMT_TEXT &&
+                 (c->diagnose ? !failing(c, f->report) : f->report->verdict == PJ_VERDICT_SAFE));
+    if (hide) {
+        c->nfiles++;
+        return;
+    }
+    pj_progress_clear(c->progress); /* report lines and the bar may share a terminal */
     switch (c->format) {
     case FMT_TEXT:
         if (c->diagnose)
@@ -133,6 +153,8 @@ static void finish_report(cli *c, const char *path, pj_report *r, const char *er
         r->verdict = PJ_VERDICT_ERROR;
     pj_file_result f = {path, r, error};
     emit(c, &f);
+    pj_file_codes_of(r, &c->last_codes);
+    pj_summary_add(&c->codes, &c->last_codes);
     c->counts[r->verdict]++;
     if (r->verdict == PJ_VERDICT_ERROR)
         c->any_error = true;
@@ -196,7 +218,8 @@ void pj_cli_run_job(cli *c, const pj_cli_job *j)
 enum {
     O_FAIL_ON = 256, O_POLICY, O_PROFILE, O_NO_SANDBOX, O_TIMEOUT, O_CPU, O_MEMORY, O_MAX_SIZE,
     O_MAX_OPCODES, O_MAX_MEMO, O_MAX_STACK, O_MAX_NESTING, O_MAX_ARENA, O_MAX_DECOMP, O_PYTHON,
-    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE, O_JOBS, O_EXCLUDE, O_FOLLOW, O_FILES_FROM
+    O_SITE, O_COLOR, O_VERSION, O_MISBEHAVE, O_JOBS, O_EXCLUDE, O_FOLLOW, O_FILES_FROM,
+    O_SUMMARY_ONLY
 };
 
 static const struct option long_opts[] = {
@@ -225,6 +248,9 @@ static const struct option long_opts[] = {
     {"exclude", required_argument, NULL, O_EXCLUDE},
     {"follow-symlinks", no_argument, NULL, O_FOLLOW},
     {"files-from", required_argument, NULL, O_FILES_FROM},
+    {"output", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"summary-only", no_argument, NULL, O_SUMMARY_ONLY},
 #ifdef PJ_TEST_BUILD
     {"test-misbehave", required_argument, NULL, O_MISBEHAVE},
 #endif
@@ -254,6 +280,7 @@ int main(int argc, char **argv)
     int color_mode = 0; /* 0 auto, 1 always, 2 never */
     static const char *excludes[256], *lists[64];
     size_t n_lists = 0;
+    const char *output_path = NULL;
     c.excludes = excludes;
 
     if (argc < 2) {
@@ -288,7 +315,7 @@ int main(int argc, char **argv)
     optind = first;
     int opt;
     uint64_t u;
-    while ((opt = getopt_long(argc, argv, "f:vhj:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "f:vhj:o:q", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "text") == 0)
@@ -303,6 +330,13 @@ int main(int argc, char **argv)
                 { rc = bad_value("format", optarg, "expected text, json, jsonl or sarif"); goto out; }
             break;
         case 'v': c.verbose = true; break;
+        case 'o':
+            if (optarg[0] == '\0')
+                { rc = bad_value("output", optarg, "empty file name"); goto out; }
+            output_path = optarg;
+            break;
+        case 'q': c.quiet = true; break;
+        case O_SUMMARY_ONLY: c.summary_only = true; break;
         case 'j':
             if (!parse_u64(optarg, 64, &u) || u == 0) {
                 rc = bad_value("jobs", optarg, "a number of parallel scans from 1 to 64");
@@ -446,6 +480,17 @@ int main(int argc, char **argv)
     }
     if (c.jobs == 0)
         c.jobs = pj_cli_default_jobs();
+    if (c.summary_only && c.format == FMT_SARIF) {
+        fprintf(stderr, "picklejail: --summary-only works with text, json and jsonl, not sarif\n");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    /* Before the colour test: a report going to a file gets no colour. */
+    if (output_path != NULL && !pj_output_open(output_path, err, sizeof err)) {
+        fprintf(stderr, "picklejail: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     c.color = color_mode == 1 || (color_mode == 0 && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
     if (c.format != FMT_TEXT)
         c.color = false;
@@ -458,26 +503,37 @@ int main(int argc, char **argv)
         if (!pj_cli_walk_list(&c, lists[i]))
             { rc = EXIT_USAGE; goto out; }
     if (c.format == FMT_JSON)
-        pj_json_begin(stdout);
+        pj_json_begin(stdout, !c.summary_only);
     else if (c.format == FMT_SARIF)
         pj_sarif_begin(stdout);
+    uint64_t total_bytes = 0;
+    for (size_t i = 0; i < c.n_jobs; i++)
+        total_bytes += c.job_list[i].size;
+    c.progress = pj_progress_new(c.n_jobs, total_bytes, !c.quiet);
     pj_cli_run_all(&c);
-    if (c.format == FMT_JSONL)
+    pj_progress_free(c.progress);
+    c.progress = NULL;
+    rc = c.any_failing ? EXIT_FINDINGS : c.any_error ? EXIT_USAGE : EXIT_CLEAN;
+    pj_run_totals totals = {c.nfiles, c.counts, &c.codes, rc, &c.skipped};
+    if (c.format == FMT_JSONL && c.summary_only)
+        pj_json_summary_line(stdout, &totals);
+    else if (c.format == FMT_JSONL)
         pj_skipped_jsonl(stdout, &c.skipped);
     if (c.format == FMT_JSON)
-        pj_json_end(stdout);
+        pj_json_end(stdout, !c.summary_only, &totals);
     else if (c.format == FMT_SARIF)
-        pj_sarif_end(stdout);
-    else if (c.format == FMT_TEXT && !c.diagnose && c.nfiles > 1)
-        pj_render_text_summary(stdout, c.nfiles, c.counts, c.color);
+        pj_sarif_end(stdout, &totals);
+    else if (c.format == FMT_TEXT &&
+             (c.summary_only || (!c.diagnose && (c.nfiles > 1 || c.quiet))))
+        pj_render_text_summary(stdout, &totals, c.color);
     if (c.format == FMT_TEXT)
         pj_skipped_text(stdout, &c.skipped, c.verbose, c.color);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "picklejail: error writing the report\n");
+        pj_output_abort();
         rc = EXIT_USAGE;
-    } else if (c.any_failing) {
-        rc = EXIT_FINDINGS;
-    } else if (c.any_error) {
+    } else if (output_path != NULL && !pj_output_commit(err, sizeof err)) {
+        fprintf(stderr, "picklejail: %s\n", err);
         rc = EXIT_USAGE;
     }
 out:

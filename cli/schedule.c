@@ -4,6 +4,7 @@
  * reading the worker that owns the next job (no reordering buffers needed).
  * Each worker still runs every file in its own sandboxed child. */
 #include "cli.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -88,6 +89,7 @@ void pj_cli_run_all(cli *c)
         pj_cli_run_job(c, &c->job_list[i]);
         if (c->format == FMT_JSONL)
             fflush(stdout); /* streaming consumers see each file as it completes */
+        pj_progress_file_done(c->progress, c->job_list[i].size);
     }
 }
 
@@ -145,9 +147,14 @@ static void worker(cli *c, unsigned w, int fd)
         size_t len = 0;
         char *buf = render_job(c, &c->job_list[i], &len);
         record_head h = {buf ? len : 0, (uint8_t)c->last_verdict, c->last_failing};
-        if (buf == NULL)
+        if (buf == NULL) {
             h.verdict = PJ_VERDICT_ERROR;
-        bool ok = write_all(fd, &h, sizeof h) && write_all(fd, buf ? buf : "", h.len);
+            memset(&c->last_codes, 0, sizeof c->last_codes);
+        }
+        /* The file's finding codes follow the head, for the run summary. */
+        bool ok = write_all(fd, &h, sizeof h) &&
+                  write_all(fd, &c->last_codes, sizeof c->last_codes) &&
+                  write_all(fd, buf ? buf : "", h.len);
         free(buf);
         if (!ok)
             break;
@@ -198,12 +205,14 @@ void pj_cli_run_parallel(cli *c)
     for (size_t i = 0; i < c->n_jobs; i++) {
         unsigned w = (unsigned)(i % n);
         record_head h;
+        pj_file_codes fc;
         char *buf = NULL;
         size_t len = 0;
-        if (alive[w] && read_all(fds[w], &h, sizeof h) && h.len < ((uint64_t)1 << 34) &&
-            h.verdict <= PJ_VERDICT_ERROR && (buf = malloc(h.len + 1)) != NULL &&
-            read_all(fds[w], buf, h.len)) {
+        if (alive[w] && read_all(fds[w], &h, sizeof h) && read_all(fds[w], &fc, sizeof fc) &&
+            h.len < ((uint64_t)1 << 34) && h.verdict <= PJ_VERDICT_ERROR &&
+            (buf = malloc(h.len + 1)) != NULL && read_all(fds[w], buf, h.len)) {
             len = (size_t)h.len;
+            pj_summary_add(&c->codes, &fc); /* checked there: a bad record adds nothing */
         } else {
             free(buf);
             buf = NULL;
@@ -222,6 +231,7 @@ void pj_cli_run_parallel(cli *c)
                 h.verdict = PJ_VERDICT_ERROR;
         }
         if (buf != NULL && len > 0) {
+            pj_progress_clear(c->progress);
             if (printed && (c->format == FMT_JSON || c->format == FMT_SARIF))
                 fputc(',', stdout);
             fwrite(buf, 1, len, stdout);
@@ -236,6 +246,7 @@ void pj_cli_run_parallel(cli *c)
             c->any_error = true;
         if (h.failing)
             c->any_failing = true;
+        pj_progress_file_done(c->progress, c->job_list[i].size);
     }
     for (unsigned w = 0; w < started; w++) {
         close(fds[w]);

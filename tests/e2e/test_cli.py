@@ -160,7 +160,9 @@ class CliTest(unittest.TestCase):
         self.assertTrue(any(r["ruleId"] == "PJ300" and r["level"] == "error" for r in results))
         for r in results:
             self.assertIn(r["ruleId"], rule_ids)
-            self.assertEqual(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], p)
+            # An absolute path becomes a file: URI (docs/report-schema.md).
+            self.assertEqual(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                             "file://" + p)
 
     def test_text_report(self):
         p = self.write("a.pkl", OS_SYSTEM_P0)
