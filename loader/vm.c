@@ -424,6 +424,7 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
 
 /* ---------- values ---------- */
 
+
 static pj_val mkval(vm *v, pj_vkind k)
 {
     (void)v;
@@ -451,18 +452,21 @@ static bool summary_only(const vm *v, pj_vkind kind)
 
 static bool key_of_interest(const pj_val *k)
 {
-    /* Hot on large pickles: compare lengths before bytes. */
-    static const struct {
-        const char *s;
-        uint32_t n;
-    } keys[] = {{"_sklearn_version", 16}, {"shape", 5}, {"dtype", 5}, {"order", 5},
-                {"numpy_array_alignment_bytes", 27}, {"allow_mmap", 10}, {"subclass", 8}};
+    /* Hot on large pickles (every key of every summary-only dict): one
+     * switch on the length before any bytes are compared. */
     if (k->kind != V_STR)
         return false;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (k->len == keys[i].n && memcmp(k->u.s, keys[i].s, keys[i].n) == 0)
-            return true;
-    return false;
+    const char *s = (const char *)k->u.s;
+    switch (k->len) {
+    case 5:
+        return memcmp(s, "shape", 5) == 0 || memcmp(s, "dtype", 5) == 0 ||
+               memcmp(s, "order", 5) == 0;
+    case 8: return memcmp(s, "subclass", 8) == 0;
+    case 10: return memcmp(s, "allow_mmap", 10) == 0;
+    case 16: return memcmp(s, "_sklearn_version", 16) == 0;
+    case 27: return memcmp(s, "numpy_array_alignment_bytes", 27) == 0;
+    default: return false;
+    }
 }
 
 static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val);
@@ -475,6 +479,10 @@ static bool has_key_of_interest(const vm *v, size_t start)
             return true;
     return false;
 }
+
+_Static_assert(PJ_KEEP_DICT + 16 <= UINT16_MAX && PJ_KEEP_TUPLE <= UINT16_MAX &&
+                   PJ_KEEP_LIST <= UINT16_MAX && PJ_KEEP_SET <= UINT16_MAX,
+               "pj_seq.kept and cap are 16-bit");
 
 static uint32_t keep_for(const vm *v, pj_vkind kind)
 {
@@ -507,7 +515,7 @@ static void seq_reserve(vm *v, pj_seq *s, pj_vkind kind, uint64_t more)
         memcpy(items, s->items, s->kept * sizeof(pj_val));
     v->retained += (size_t)want * sizeof(pj_val);
     s->items = items;
-    s->cap = (uint32_t)want;
+    s->cap = (uint16_t)want;
 }
 
 /* Weight and depth let shared-reference bombs (memo/DUP fan-out) and deep
@@ -553,7 +561,7 @@ static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val)
             if (s->kept)
                 memcpy(items, s->items, s->kept * sizeof(pj_val));
             s->items = items;
-            s->cap = s->kept + 2;
+            s->cap = (uint16_t)(s->kept + 2);
         }
     }
     seq_add_pair(s, k, val);
