@@ -60,13 +60,15 @@ typedef struct pj_val {
  * call and read joblib/torch/sklearn state, never the whole container. */
 enum { PJ_KEEP_TUPLE = 8, PJ_KEEP_LIST = 4, PJ_KEEP_SET = 4, PJ_KEEP_DICT = 16 };
 
+/* 32 bytes (one per container kept): kept and cap never exceed
+ * PJ_KEEP_DICT + 16 (state keys kept past the limit, see vm.c). */
 struct pj_seq {
     uint64_t count;  /* items (dict: pairs) */
-    uint32_t kept;   /* values stored in items */
-    uint32_t cap;    /* values allocated in items */
     pj_val *items;
     uint64_t weight; /* objects reachable, counting shared ones again (saturating) */
     uint32_t depth;  /* nesting depth of the containers inside */
+    uint16_t kept;   /* values stored in items */
+    uint16_t cap;    /* values allocated in items */
 };
 
 struct pj_gref {
