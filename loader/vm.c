@@ -471,10 +471,10 @@ static bool key_of_interest(const pj_val *k)
 
 static void dict_add_pair(vm *v, pj_seq *s, const pj_val *k, const pj_val *val);
 
-/* Does stack[start..sp) (key, value pairs) hold a key later analysis reads? */
-static bool has_key_of_interest(const vm *v, size_t start)
+/* Does stack[start..end) (key, value pairs) hold a key later analysis reads? */
+static bool has_key_of_interest(const vm *v, size_t start, size_t end)
 {
-    for (size_t i = start; i + 1 < v->sp; i += 2)
+    for (size_t i = start; i + 1 < end; i += 2)
         if (key_of_interest(&v->stack[i]))
             return true;
     return false;
@@ -598,7 +598,7 @@ static bool collect(vm *v, pj_vkind kind, size_t start, pj_val *out)
     *out = mkval(v, kind);
     if (kind == V_DICT && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for DICT");
-    if (summary_only(v, kind) && !(kind == V_DICT && has_key_of_interest(v, start))) {
+    if (summary_only(v, kind) && !(kind == V_DICT && has_key_of_interest(v, start, v->sp))) {
         v->sp = start;
         return true;
     }
@@ -1641,7 +1641,7 @@ static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
         return true; /* CPython: nothing to add is a no-op on any object */
     if (pairs && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
-    if (target->kind == V_DICT && target->u.seq == NULL && pairs && has_key_of_interest(v, start)) {
+    if (target->kind == V_DICT && target->u.seq == NULL && pairs && has_key_of_interest(v, start, v->sp)) {
         /* A summary-only dict receiving state keys: give this copy a body. */
         target->u.seq = new_seq(v);
         if (target->u.seq == NULL)
@@ -2182,6 +2182,7 @@ static void fast_run(vm *v)
             break;
         const uint8_t *const a = d + pos + 1;
         const size_t room = lim - pos - 1; /* argument bytes available */
+        size_t key, w, cnt; /* memo key or payload length, argument width */
         switch (op) {
         case OP_BININT1:
             if (room < 1 || sp == cap)
@@ -2227,20 +2228,26 @@ static void fast_run(vm *v)
             FAST_TAKE(0);
             break;
         case OP_SHORT_BINUNICODE:
-        case OP_BINUNICODE:
         case OP_SHORT_BINBYTES:
-        case OP_BINBYTES: {
-            const size_t w = (op == OP_SHORT_BINUNICODE || op == OP_SHORT_BINBYTES) ? 1 : 4;
-            if (room < w || sp == cap)
+            if (room < 1)
                 goto out;
-            const size_t n = (size_t)le(a, (int)w);
-            if (n > room - w)
+            cnt = a[0];
+            w = 1;
+            goto counted;
+        case OP_BINUNICODE:
+        case OP_BINBYTES:
+            if (room < 4)
+                goto out;
+            cnt = (size_t)le(a, 4);
+            w = 4;
+        counted: {
+            if (cnt > room - w || sp == cap)
                 goto out;
             const bool str = op == OP_SHORT_BINUNICODE || op == OP_BINUNICODE;
-            if (str && n <= (1u << 20) && !valid_utf8(a + w, n, true))
+            if (str && cnt <= (1u << 20) && !valid_utf8(a + w, cnt, true))
                 goto out;
-            FAST_PUSH(.kind = str ? V_STR : V_BYTES, .len = (uint32_t)n, .u.s = a + w);
-            FAST_TAKE(w + n);
+            FAST_PUSH(.kind = str ? V_STR : V_BYTES, .len = (uint32_t)cnt, .u.s = a + w);
+            FAST_TAKE(w + cnt);
             break;
         }
         case OP_MARK:
@@ -2268,25 +2275,42 @@ static void fast_run(vm *v)
             sp++;
             FAST_TAKE(0);
             break;
+        /* Memo keys are read at their constant width per opcode. */
         case OP_BINGET:
-        case OP_LONG_BINGET: {
-            const size_t w = op == OP_BINGET ? 1 : 4;
-            if (room < w)
+            if (room < 1)
                 goto out;
-            const size_t key = (size_t)le(a, (int)w);
+            key = a[0];
+            w = 1;
+            goto get_key;
+        case OP_LONG_BINGET:
+            if (room < 4)
+                goto out;
+            key = (size_t)le(a, 4);
+            w = 4;
+        get_key:
             if (key >= dense_init || dense[key].kind == V_EMPTY || sp == cap)
                 goto out;
             stack[sp++] = dense[key];
             FAST_TAKE(w);
             break;
-        }
         case OP_MEMOIZE:
+            key = memo_len;
+            w = 0;
+            goto put_key;
         case OP_BINPUT:
-        case OP_LONG_BINPUT: {
-            const size_t w = op == OP_MEMOIZE ? 0 : op == OP_BINPUT ? 1 : 4;
-            if (room < w || sp <= fence)
+            if (room < 1)
                 goto out;
-            const size_t key = w ? (size_t)le(a, (int)w) : memo_len;
+            key = a[0];
+            w = 1;
+            goto put_key;
+        case OP_LONG_BINPUT:
+            if (room < 4)
+                goto out;
+            key = (size_t)le(a, 4);
+            w = 4;
+        put_key:
+            if (sp <= fence)
+                goto out;
             if (key < dense_init && dense[key].kind != V_EMPTY) {
                 dense[key] = stack[sp - 1]; /* replaces: no new entry */
             } else if (key == dense_init && key < dense_cap && !sparse && memo_len < max_memo &&
@@ -2301,7 +2325,6 @@ static void fast_run(vm *v)
             }
             FAST_TAKE(w);
             break;
-        }
         case OP_EMPTY_LIST:
         case OP_EMPTY_DICT:
         case OP_EMPTY_SET:
@@ -2338,6 +2361,11 @@ static void fast_run(vm *v)
                 break; /* nothing to add: a no-op on anything */
             if (t->kind == V_LIST && t->u.seq == NULL) {
                 sp = start; /* a summary-only list: nothing kept */
+                break;
+            }
+            if (t->kind == V_DICT && t->u.seq == NULL && op == OP_SETITEMS &&
+                !has_key_of_interest(v, start, sp)) {
+                sp = start; /* a summary-only dict and no state key: nothing kept */
                 break;
             }
             FAST_SAVE();
