@@ -199,6 +199,13 @@ static bool rdline(vm *v, const uint8_t **out, size_t *n)
     return true;
 }
 
+/* Fixed widths, written so compilers emit one load. */
+static inline uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static uint64_t le(const uint8_t *p, int n)
 {
     uint64_t x = 0;
@@ -2193,13 +2200,13 @@ static void fast_run(vm *v)
         case OP_BININT2:
             if (room < 2 || sp == cap)
                 goto out;
-            FAST_PUSH(.kind = V_INT, .u.i = (int64_t)le(a, 2));
+            FAST_PUSH(.kind = V_INT, .u.i = (int64_t)le16(a));
             FAST_TAKE(2);
             break;
         case OP_BININT:
             if (room < 4 || sp == cap)
                 goto out;
-            FAST_PUSH(.kind = V_INT, .u.i = (int32_t)(uint32_t)le(a, 4));
+            FAST_PUSH(.kind = V_INT, .u.i = (int32_t)le32(a));
             FAST_TAKE(4);
             break;
         case OP_BINFLOAT: {
@@ -2238,7 +2245,7 @@ static void fast_run(vm *v)
         case OP_BINBYTES:
             if (room < 4)
                 goto out;
-            cnt = (size_t)le(a, 4);
+            cnt = (size_t)le32(a);
             w = 4;
         counted: {
             if (cnt > room - w || sp == cap)
@@ -2285,7 +2292,7 @@ static void fast_run(vm *v)
         case OP_LONG_BINGET:
             if (room < 4)
                 goto out;
-            key = (size_t)le(a, 4);
+            key = (size_t)le32(a);
             w = 4;
         get_key:
             if (key >= dense_init || dense[key].kind == V_EMPTY || sp == cap)
@@ -2306,7 +2313,7 @@ static void fast_run(vm *v)
         case OP_LONG_BINPUT:
             if (room < 4)
                 goto out;
-            key = (size_t)le(a, 4);
+            key = (size_t)le32(a);
             w = 4;
         put_key:
             if (sp <= fence)
