@@ -2,7 +2,8 @@
 # Install the Debian packages picklejail needs to build and test, when missing.
 set -eu
 pkgs="build-essential clang libclang-rt-14-dev libseccomp-dev zlib1g-dev libbz2-dev liblzma-dev
-libzstd-dev libarchive-dev libcjson-dev libcmocka-dev python3"
+libzstd-dev libarchive-dev libcjson-dev libcmocka-dev python3
+python3-jsonschema python3-yaml parallel"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -528,12 +528,14 @@ int main(int argc, char **argv)
         pj_render_text_summary(stdout, &totals, c.color);
     if (c.format == FMT_TEXT)
         pj_skipped_text(stdout, &c.skipped, c.verbose, c.color);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (output_path != NULL) {
+        /* Flushes, checks for write errors, fsyncs, renames into place. */
+        if (!pj_output_commit(err, sizeof err)) {
+            fprintf(stderr, "picklejail: %s\n", err);
+            rc = EXIT_USAGE;
+        }
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "picklejail: error writing the report\n");
-        pj_output_abort();
-        rc = EXIT_USAGE;
-    } else if (output_path != NULL && !pj_output_commit(err, sizeof err)) {
-        fprintf(stderr, "picklejail: %s\n", err);
         rc = EXIT_USAGE;
     }
 out:

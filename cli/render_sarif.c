@@ -70,9 +70,20 @@ void pj_sarif_begin(FILE *out)
         char help[96];
         snprintf(help, sizeof help, "%s: see docs/rules.md in the picklejail distribution",
                  pj_code_id((pj_code)code));
-        print_item(out, rule(pj_code_id((pj_code)code), pj_code_title((pj_code)code), help,
-                             level(pj_code_severity((pj_code)code))),
-                   &first);
+        cJSON *r = rule(pj_code_id((pj_code)code), pj_code_title((pj_code)code), help,
+                        level(pj_code_severity((pj_code)code)));
+        /* Tags group the rules; code-scanning services rank security alerts
+         * by "security-severity" (a CVSS-like score as a string). */
+        cJSON *props = cJSON_AddObjectToObject(r, "properties");
+        cJSON *tags = cJSON_AddArrayToObject(props, "tags");
+        bool security = pj_code_class((pj_code)code) == PJ_CLASS_SECURITY;
+        cJSON_AddItemToArray(tags, cJSON_CreateString(security ? "security" : "load"));
+        if (security) {
+            pj_severity sv = pj_code_severity((pj_code)code);
+            pj_json_add_string(props, "security-severity",
+                               sv == PJ_SEV_DANGEROUS ? "9.0" : sv == PJ_SEV_SUSPICIOUS ? "5.0" : "1.0");
+        }
+        print_item(out, r, &first);
     }
     print_item(out, rule(UNSCANNED, "file could not be scanned",
                          "The file could not be read or the scan did not finish: it is not "
