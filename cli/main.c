@@ -485,15 +485,9 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    /* Before the colour test: a report going to a file gets no colour. */
-    if (output_path != NULL && !pj_output_open(output_path, err, sizeof err)) {
-        fprintf(stderr, "picklejail: %s\n", err);
-        rc = EXIT_USAGE;
-        goto out;
-    }
     c.color = color_mode == 1 || (color_mode == 0 && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
-    if (c.format != FMT_TEXT)
-        c.color = false;
+    if (c.format != FMT_TEXT || (output_path != NULL && color_mode != 1))
+        c.color = false; /* a report going to a file gets no colour unless asked */
 
     /* Walk first (the whole job list: PATH arguments, then the lists), then
      * scan serially or in worker processes; output keeps that order. */
@@ -502,6 +496,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_lists; i++)
         if (!pj_cli_walk_list(&c, lists[i]))
             { rc = EXIT_USAGE; goto out; }
+    /* After the walk (its temporary file must not be walked into the scan),
+     * before anything is scanned or written. */
+    if (output_path != NULL && !pj_output_open(output_path, err, sizeof err)) {
+        fprintf(stderr, "picklejail: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     if (c.format == FMT_JSON)
         pj_json_begin(stdout, !c.summary_only);
     else if (c.format == FMT_SARIF)

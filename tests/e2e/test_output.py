@@ -173,6 +173,23 @@ class OutputTest(unittest.TestCase):
             self.assertEqual(strict_json(f.read())["files"][0]["verdict"], "safe")
         self.assertEqual(os.stat(target).st_mode & 0o777, 0o640)
 
+    def test_output_inside_the_scanned_tree(self):
+        # The temporary file is created after the walk: it is never scanned.
+        self.write("a.pkl", BENIGN_P2)
+        rc, out, _ = run_raw("scan", "--format", "json", "-o", "r.json", ".", cwd=self.dir)
+        self.assertEqual(rc, 0)
+        self.assertEqual(out, b"")
+        with open(os.path.join(self.dir, "r.json"), "rb") as f:
+            doc = strict_json(f.read())
+        self.assertEqual([f["path"] for f in doc["files"]], ["./a.pkl"])
+        # Text to a file has no colour unless asked for.
+        rc, _, _ = run_raw("scan", "-o", "r.txt", "a.pkl", cwd=self.dir)
+        with open(os.path.join(self.dir, "r.txt"), "rb") as f:
+            self.assertNotIn(b"\x1b[", f.read())
+        rc, _, _ = run_raw("scan", "--color", "always", "-o", "r.txt", "a.pkl", cwd=self.dir)
+        with open(os.path.join(self.dir, "r.txt"), "rb") as f:
+            self.assertIn(b"\x1b[", f.read())
+
     def test_output_in_missing_directory_is_a_usage_error(self):
         p = self.write("a.pkl", OS_SYSTEM_P0)
         target = os.path.join(self.dir, "no", "such", "r.json")
