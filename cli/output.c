@@ -124,13 +124,16 @@ bool pj_output_open(const char *path, char *err, size_t errlen)
     if (fd < 0)
         return fail(err, errlen, path, "cannot create a temporary file next to it", errno);
     armed = 1;
-    if (fchmod(fd, mode) != 0 || dup2(fd, STDOUT_FILENO) < 0) {
-        int e = errno;
-        close(fd);
+    /* With stdout closed (>&-) mkostemp may hand out fd 1 itself. */
+    bool ok = fchmod(fd, mode) == 0 &&
+              (fd == STDOUT_FILENO ? fcntl(fd, F_SETFD, 0) == 0 : dup2(fd, STDOUT_FILENO) >= 0);
+    int e = errno;
+    if (fd != STDOUT_FILENO)
+        close(fd); /* fd 1 (not close-on-exec) is the file now */
+    if (!ok) {
         pj_output_abort();
         return fail(err, errlen, path, "cannot set up the temporary file", e);
     }
-    close(fd); /* fd 1 (not close-on-exec) is the file now */
     return true;
 }
 

@@ -190,6 +190,19 @@ class OutputTest(unittest.TestCase):
         with open(os.path.join(self.dir, "r.txt"), "rb") as f:
             self.assertIn(b"\x1b[", f.read())
 
+    def test_output_with_stdout_closed(self):
+        p = self.write("a.pkl", OS_SYSTEM_P0)
+        target = os.path.join(self.dir, "r.json")
+        rc, out, err = self.shell_closed_stdout(["scan", "--format", "json", "-o", target, p])
+        self.assertEqual(rc, 1, err)
+        with open(target, "rb") as f:
+            self.assertEqual(strict_json(f.read())["files"][0]["verdict"], "dangerous")
+
+    def shell_closed_stdout(self, args):
+        cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in [pjtest.BIN, *args])
+        p = subprocess.run(["/bin/sh", "-c", cmd + " >&-"], capture_output=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
     def test_output_in_missing_directory_is_a_usage_error(self):
         p = self.write("a.pkl", OS_SYSTEM_P0)
         target = os.path.join(self.dir, "no", "such", "r.json")
