@@ -158,6 +158,12 @@ pj_report *pj_scan_buffer(const uint8_t *data, size_t len, const pj_options *opt
  * *error (static string) when error is not NULL. */
 pj_report *pj_scan_fd(int fd, const pj_options *opts, const char **error);
 
+/* The sandbox starts its children from a small helper process (a fork
+ * server, started by the first sandboxed scan of a single-threaded process;
+ * it exits with this process).  Stop it now and reap it; the next sandboxed
+ * scan starts a new one. */
+void pj_sandbox_shutdown(void);
+
 void pj_report_free(pj_report *report);
 
 #ifdef PJ_TEST_BUILD

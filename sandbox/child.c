@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -82,6 +83,39 @@ static void close_others(void)
     }
 }
 
+/* Every crash signal to its default action, nothing blocked. */
+static int default_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE, SIGXCPU};
+    for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
+        if (sigaction(crash_sigs[i], &sa, NULL) != 0)
+            return errno;
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    return sigprocmask(SIG_SETMASK, &unblock, NULL) != 0 ? errno : 0;
+}
+
+/* What survives fork and is the same for every child: no files, no core
+ * dumps, no new privileges, not dumpable. */
+static int fixed_limits(void)
+{
+    struct rlimit rl = {0, 0};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0)
+        return errno;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return errno;
+    return 0;
+}
+
+int pj_sandbox_preset(void)
+{
+    int err = default_signals();
+    return err != 0 ? err : fixed_limits();
+}
+
 static int limits(const pj_child_job *job)
 {
     const pj_options *o = job->opts;
@@ -100,44 +134,57 @@ static int limits(const pj_child_job *job)
             return errno;
     }
     rl.rlim_cur = rl.rlim_max = 0;
-    if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0 ||
-        setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         return errno;
     /* Ignored for root (CAP_SYS_RESOURCE); the filter blocks fork anyway. */
     (void)setrlimit(RLIMIT_NPROC, &rl);
     return 0;
 }
 
-_Noreturn void pj_sandbox_child(const pj_child_job *job)
+_Noreturn void pj_sandbox_child(const pj_child_job *in_job)
 {
+    /* Started by the fork server: map the input first (its descriptor may
+     * be the one the report pipe is moved to); close_others() closes it. */
+    pj_child_job mapped = *in_job;
+    const pj_child_job *job = &mapped;
+    int map_err = 0;
+    if (mapped.data == NULL) {
+        mapped.data = (const uint8_t *)"";
+        if (mapped.map_len > 0) {
+            void *m = mmap(NULL, mapped.map_len, PROT_READ, MAP_PRIVATE, mapped.input_fd, 0);
+            if (m == MAP_FAILED)
+                map_err = errno ? errno : ENOMEM;
+            else
+                mapped.data = m;
+        }
+    }
     if (job->report_fd != PJ_SANDBOX_REPORT_FD &&
         dup2(job->report_fd, PJ_SANDBOX_REPORT_FD) != PJ_SANDBOX_REPORT_FD)
         pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
     close_others();
+    if (map_err != 0)
+        die_with(PJ_CHILD_EXIT_OOM, "PJSM", (uint32_t)map_err);
 
     /* Crashes must end the process with their own signal (not a handler the
      * embedding program or a sanitizer installed, whose reporting would need
-     * syscalls the filter traps). */
+     * syscalls the filter traps).  Children of the fork server inherit this
+     * and the fixed limits from it (pj_sandbox_preset). */
+    int err = job->preset ? 0 : default_signals();
+    if (err != 0)
+        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE, SIGXCPU};
-    for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
-        sigaction(crash_sigs[i], &sa, NULL);
-    sa.sa_handler = NULL;
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO | SA_RESETHAND; /* a second SIGSYS kills outright */
     sigfillset(&sa.sa_mask);
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    if (sigaction(SIGSYS, &sa, NULL) != 0 || sigprocmask(SIG_SETMASK, &unblock, NULL) != 0)
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
         die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
 
-    int err = limits(job);
+    err = limits(job);
+    if (err == 0 && !job->preset)
+        err = fixed_limits();
     if (err != 0)
         die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
     /* If the scanning process dies (Ctrl-C), nothing would ever read or
      * reap this child: it goes with its parent.  Checked after setting it,
      * in case the parent was already gone. */

@@ -174,7 +174,7 @@ static size_t max_findings(const pj_options *o)
  * the child's budget is memory_bytes on top of what it starts with.  Reading
  * /proc/self/statm costs more than the rest of the setup, so the size is
  * sampled every 256 scans; the input mapping is added each time. */
-static uint64_t read_vm_size(void)
+uint64_t pj_sandbox_vm_size(void)
 {
     uint64_t base = 0;
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -201,7 +201,7 @@ static uint64_t address_space_limit(const pj_options *o, size_t mapped)
         return 0;
     uint64_t base = atomic_load(&cached_base);
     if (base == 0 || atomic_fetch_add(&calls, 1) % 256 == 0) {
-        base = read_vm_size();
+        base = pj_sandbox_vm_size();
         atomic_store(&cached_base, base);
         mapped = 0; /* already part of the fresh sample */
     }
@@ -243,9 +243,11 @@ typedef struct outcome {
 
 /* Reports usually fit a small buffer.  Every fork write-protects the
  * parent's private pages, so a buffer on the heap costs page faults on each
- * scan; this one is mapped once per thread and excluded from fork
- * (MADV_DONTFORK: the child does not need it), so it stays writable.  It is
- * kept for the thread's lifetime. */
+ * scan that forks here; this one is mapped once per thread and its contents
+ * are not copied to children (MADV_WIPEONFORK: a child gets it zeroed, so
+ * a forked copy of this process still has a valid buffer; MADV_DONTFORK
+ * would leave this pointer dangling there).  It is kept for the thread's
+ * lifetime. */
 #define RX_FIXED ((size_t)64 << 10)
 static _Thread_local uint8_t *rx_fixed;
 
@@ -255,7 +257,9 @@ static uint8_t *rx_buffer(void)
         void *m = mmap(NULL, RX_FIXED, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
             return NULL;
-        (void)madvise(m, RX_FIXED, MADV_DONTFORK);
+#ifdef MADV_WIPEONFORK
+        (void)madvise(m, RX_FIXED, MADV_WIPEONFORK);
+#endif
         rx_fixed = m;
     }
     return rx_fixed;
@@ -541,7 +545,7 @@ static void prepare(void)
     (void)getppid();
 }
 
-static pj_report *scan_sandboxed(const input *in, const pj_options *o, const char **error)
+static pj_report *scan_sandboxed(int fd, const input *in, const pj_options *o, const char **error)
 {
     pthread_once(&prepare_once, prepare);
     const struct sock_fprog *prog;
@@ -550,29 +554,47 @@ static pj_report *scan_sandboxed(const input *in, const pj_options *o, const cha
         *error = "the seccomp filter could not be built";
         return unavailable_report(o, why, 0);
     }
-    pj_child_job job = {.data = in->data,
-                        .len = in->len,
-                        .opts = o,
-                        .prog = prog,
-                        .rlimit_as = address_space_limit(o, in->map_len),
-                        .parent = getpid()};
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         *error = "cannot create the report pipe";
         return unavailable_report(o, "pipe", errno);
     }
-    job.report_fd = p[1];
-    pid_t pid = fork_child();
+    /* A file (mapped here, or empty) goes to the fork server, which starts
+     * the child from its small, unchanging copy of this process; input read
+     * from a stream is only in this process's memory, so that child is
+     * forked here, as when the server cannot be used. */
+    pid_t pid = -1;
+    if (in->heap == NULL)
+        pid = pj_server_spawn(fd, in->len, in->map_len, o, p[1], prog);
+    if (pid < 0) {
+        /* A child the server might have started before failing must not
+         * share this scan's pipe. */
+        close(p[0]);
+        close(p[1]);
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            *error = "cannot create the report pipe";
+            return unavailable_report(o, "pipe", errno);
+        }
+        pj_child_job job = {.data = in->data,
+                            .len = in->len,
+                            .input_fd = -1,
+                            .opts = o,
+                            .prog = prog,
+                            .rlimit_as = address_space_limit(o, in->map_len),
+                            .parent = getpid(),
+                            .report_fd = p[1]};
+        pid = fork_child();
+        if (pid == 0) {
+            close(p[0]);
+            pj_sandbox_child(&job);
+        }
+    }
     if (pid < 0) {
         int e = errno;
         close(p[0]);
         close(p[1]);
         *error = "cannot start the sandbox process";
         return unavailable_report(o, "fork", e);
-    }
-    if (pid == 0) {
-        close(p[0]);
-        pj_sandbox_child(&job);
     }
     close(p[1]);
     outcome out;
@@ -598,7 +620,7 @@ pj_report *pj_scan_fd(int fd, const pj_options *opts, const char **error)
             r->scanned = false;
         return r;
     }
-    pj_report *r = opts->sandbox ? scan_sandboxed(&in, opts, error)
+    pj_report *r = opts->sandbox ? scan_sandboxed(fd, &in, opts, error)
                                  : pj_scan_buffer(in.data, in.len, opts);
     if (r != NULL && in.over_limit)
         pj_report_add_finding(r, PJ_LIMIT_INPUT, pj_code_severity(PJ_LIMIT_INPUT), -1, in.len,

@@ -34,14 +34,22 @@ bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why);
 
 /* Everything the child needs, prepared by the parent before fork. */
 typedef struct pj_child_job {
-    const uint8_t *data;
+    const uint8_t *data;           /* the input, mapped by the parent; or NULL: */
     size_t len;
+    int input_fd;                  /* -1, or the child maps map_len bytes of it */
+    size_t map_len;
     const pj_options *opts;
     int report_fd;                 /* write end of the report pipe */
     const struct sock_fprog *prog; /* the compiled filter */
     uint64_t rlimit_as;            /* 0: no address-space limit */
     pid_t parent;                  /* the scanning process */
+    bool preset;                   /* signals and fixed limits inherited (pj_sandbox_preset) */
 } pj_child_job;
+
+/* In the fork server, once: what every child needs that survives fork
+ * (crash signals at their default action, nothing blocked, RLIMIT_FSIZE and
+ * RLIMIT_CORE 0, no_new_privs, not dumpable).  0 or an errno. */
+int pj_sandbox_preset(void);
 
 /* The child's only ways out and to the parent: raw syscalls (sanitizers
  * intercept the libc wrappers and make syscalls the filter traps). */
@@ -50,6 +58,16 @@ bool pj_sandbox_write(const void *buf, size_t n); /* to the report fd */
 
 /* Runs in the forked child; never returns. */
 _Noreturn void pj_sandbox_child(const pj_child_job *job);
+
+/* The process's mapped size in bytes (/proc/self/statm), 0 if unknown. */
+uint64_t pj_sandbox_vm_size(void);
+
+/* Start the child for a job through the fork server (server.c): the
+ * child is this process's own child (wait for it, kill it, reap it as
+ * usual).  Returns its pid, or -1 when the server cannot be used (no child
+ * was started: fork one yourself). */
+pid_t pj_server_spawn(int input_fd, size_t len, size_t map_len, const pj_options *o,
+                      int report_fd, const struct sock_fprog *prog);
 
 /* Test-only misbehaviour (PJ_TEST_BUILD): modes for opts->test_misbehave.
  * A mode applies only to inputs that start with PJ_MISBEHAVE_MARKER, so one

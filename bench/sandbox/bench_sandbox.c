@@ -21,8 +21,9 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* CPU seconds of this process and its reaped children: less sensitive than
- * wall time to other load on a shared machine. */
+/* CPU seconds of this process and its reaped children (the scanner
+ * children and the fork server): less sensitive than wall time to other
+ * load on a shared machine. */
 static double cpu(void)
 {
     struct rusage s, c;
@@ -64,6 +65,10 @@ static double pass(char **paths, size_t n, const pj_options *o, size_t *odd, dou
             }
         pj_report_free(r);
     }
+    /* Reap the fork server, so that its CPU time counts too (the next
+     * sandboxed pass starts a new one). */
+    if (o->sandbox)
+        pj_sandbox_shutdown();
     *cpu_s = cpu() - c0;
     return now() - t0;
 }

@@ -143,38 +143,48 @@ class SandboxJailTest(unittest.TestCase):
         self.assertRegex(status, r"NoNewPrivs:\s+1")
 
     def spinning_child(self, proc):
-        """The pid of proc's child, once it runs (or None)."""
+        """The pid of proc's scanner child once it runs under its filter (or
+        None), and every child of proc seen then (the fork server too)."""
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             try:
                 with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                    kids = f.read().split()
+                    kids = [int(k) for k in f.read().split()]
             except OSError:
                 kids = []
-            if kids:
-                return int(kids[0])
+            for k in kids:
+                try:
+                    with open(f"/proc/{k}/status") as f:
+                        if re.search(r"^Seccomp:\s+2", f.read(), re.M):
+                            return k, kids
+                except OSError:
+                    pass
             time.sleep(0.05)
-        return None
+        return None, []
 
     def test_child_dies_with_its_parent(self):
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
         p = subprocess.Popen([pjtest.BIN, "scan", "--test-misbehave", "loop", "--timeout", "60",
                               "--cpu", "60", self.bad], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env)
-        child = self.spinning_child(p)
+        child, kids = self.spinning_child(p)
         p.kill()
         p.wait()
         self.assertIsNotNone(child)
-        gone = False
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not gone:
+
+        def gone(pid):
             try:
-                with open(f"/proc/{child}/stat") as f:
-                    gone = f.read().split(")")[-1].split()[0] in ("Z", "X")
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split(")")[-1].split()[0] in ("Z", "X")
             except OSError:
-                gone = True
+                return True
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(gone(k) for k in kids):
             time.sleep(0.05)
-        self.assertTrue(gone, "the scanner child outlived the killed CLI")
+        self.assertTrue(gone(child), "the scanner child outlived the killed CLI")
+        # the fork server (the CLI's other child) goes too
+        self.assertEqual([k for k in kids if not gone(k)], [])
 
     def test_thousands_of_files_no_leaks(self):
         """2000 files in one invocation, every twentieth crashing its child, with

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,12 +297,103 @@ static void test_no_leaks(void **state)
     pj_options o;
     opts(&o);
     o.test_misbehave = pj_test_misbehave_parse("segv");
+    pj_report_free(scan_path(pg, &o)); /* the fork server's socket is open from here on */
     int before = count_fds();
     for (int i = 0; i < 2000; i++) {
         pj_report *r = scan_path(i % 10 == 0 ? pb : pg, &o);
         pj_report_free(r);
     }
     assert_int_equal(count_fds(), before);
+    /* The only child left is the fork server; once it is stopped, none. */
+    pj_sandbox_shutdown();
+    assert_int_equal(count_fds(), before - 1);
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+/* This process's live children (from /proc), at most n of them. */
+static int children(pid_t *out, int n)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    int k = 0;
+    for (char *t = strtok(buf, " \n"); t != NULL && k < n; t = strtok(NULL, " \n"))
+        out[k++] = (pid_t)atoi(t);
+    return k;
+}
+
+/* Children are started by the fork server (one helper process, kept between
+ * scans); a killed server is replaced without losing a scan or leaving a
+ * zombie; a forked copy of this process does not use the server it
+ * inherited; pj_sandbox_shutdown stops it. */
+static void test_fork_server(void **state)
+{
+    (void)state;
+    const char *p = write_file("srv.pkl", evil, sizeof evil - 1);
+    pj_options o;
+    opts(&o);
+    pj_sandbox_shutdown();
+    pj_report *r = scan_path(p, &o);
+    assert_true(has_global(r, "os", "system"));
+    pj_report_free(r);
+    pid_t kids[4];
+    assert_int_equal(children(kids, 4), 1);
+    pid_t server = kids[0];
+    r = scan_path(p, &o);
+    assert_true(has_global(r, "os", "system"));
+    pj_report_free(r);
+    assert_int_equal(children(kids, 4), 1);
+    assert_int_equal(kids[0], server);
+
+    /* A child that times out is killed and reaped by this process, its parent. */
+    const char *pb = write_file("srv_loop.pkl", "PJ-MISBEHAVE", 12);
+    pj_options lo = o;
+    lo.test_misbehave = pj_test_misbehave_parse("loop");
+    lo.timeout_ms = 300;
+    r = scan_path(pb, &lo);
+    assert_non_null(find_code(r, PJ_SANDBOX_TIMEOUT));
+    pj_report_free(r);
+    assert_int_equal(children(kids, 4), 1);
+
+    /* The server dies: the next scan still works, the dead one is reaped. */
+    assert_int_equal(kill(server, SIGKILL), 0);
+    for (int i = 0; i < 3; i++) {
+        r = scan_path(p, &o);
+        assert_true(has_global(r, "os", "system"));
+        assert_null(find_code(r, PJ_SANDBOX_NO_REPORT));
+        pj_report_free(r);
+    }
+    errno = 0;
+    assert_int_equal(kill(server, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_int_equal(children(kids, 4), 1);
+    assert_true(kids[0] != server);
+    server = kids[0];
+
+    /* A forked copy scans on its own (its own server, or its own fork). */
+    pid_t w = fork();
+    assert_true(w >= 0);
+    if (w == 0) {
+        pj_report *c = scan_path(p, &o);
+        _exit(has_global(c, "os", "system") && find_code(c, PJ_SANDBOX_NO_REPORT) == NULL ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(w, &st, 0), w);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    r = scan_path(p, &o);
+    assert_true(has_global(r, "os", "system"));
+    pj_report_free(r);
+    assert_int_equal(children(kids, 4), 1);
+    assert_int_equal(kids[0], server);
+
+    pj_sandbox_shutdown();
     errno = 0;
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
@@ -371,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_misbehave),
         cmocka_unit_test(test_timeout_and_cpu),
         cmocka_unit_test(test_no_leaks),
+        cmocka_unit_test(test_fork_server),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

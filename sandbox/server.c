@@ -1,0 +1,324 @@
+/* The fork server: a small process, cloned from the scanning process once,
+ * that starts the scanner children in its place.
+ *
+ * Why: fork() write-protects every private page of the process that forks,
+ * so each page the scanning process then writes (its heap: reports, policy,
+ * rendering) takes a page fault per file, and the fork copies page tables
+ * in proportion to what the process has mapped.  The server's memory is a
+ * frozen copy that is never written between scans, so forking from it
+ * leaves the scanning process alone.
+ *
+ * How: the scanning process sends the job (options, lengths) with two
+ * descriptors (the input, the write end of the report pipe) over a
+ * SOCK_SEQPACKET socket.  The server clones the child with CLONE_PARENT, so
+ * the child is the scanning process's own child: the scanning process
+ * waits for it, kills it and reaps it exactly as when it forks itself, and
+ * the child's parent-death signal and getppid() check refer to it.  The
+ * child maps the input itself, before its limits and its filter (child.c).
+ * The server replies with the child's pid and forgets it.
+ *
+ * The server is started only by a single-threaded process and used only by
+ * the thread that started it (its parent-death signal is tied to that
+ * thread); a process forked from the scanning process does not use the
+ * server it inherited.  Whenever the server cannot be used, the caller
+ * forks the child itself (sandbox.c). */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/single_threaded.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PARENT
+#define CLONE_PARENT 0x00008000
+#endif
+
+typedef struct server_job {
+    pj_options opts;
+    uint64_t len;     /* bytes to scan */
+    uint64_t map_len; /* bytes to map from the input (0: empty input) */
+} server_job;
+
+/* Server state, in the scanning process.  Used only by the thread that
+ * started the server (srv_tid) of the process that started it (srv_owner). */
+static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
+static int srv_sock = -1;
+static pid_t srv_pid, srv_owner, srv_tid;
+static unsigned srv_starts;
+
+/* Give up on the server after this many starts (it keeps dying). */
+#define SERVER_MAX_STARTS 4
+
+/* ---- the server process ---- */
+
+/* Everything but the socket (fd 0) is closed: children start with nothing
+ * but what they are sent. */
+static void server_close_others(void)
+{
+#ifdef PJ_TEST_BUILD
+    /* stderr stays open: sanitizer reports stay visible */
+    long rc = syscall(SYS_close_range, 1u, 1u, 0u) | syscall(SYS_close_range, 3u, ~0u, 0u);
+#else
+    long rc = syscall(SYS_close_range, 1u, ~0u, 0u);
+#endif
+    if (rc != 0) {
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long fd = 1; fd < (max > 0 ? max : 65536); fd++)
+#ifdef PJ_TEST_BUILD
+            if (fd != 2)
+#endif
+                (void)close((int)fd);
+    }
+}
+
+static bool send_reply(int sock, int64_t v)
+{
+    ssize_t n;
+    do
+        n = send(sock, &v, sizeof v, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof v;
+}
+
+/* Receive one job with exactly two descriptors.  Returns 1 for a job, 0 at
+ * the end (the scanning process closed its end), -1 for a malformed message
+ * (any descriptors that came are closed). */
+static int recv_job(int sock, server_job *job, int fds[2])
+{
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = job, .iov_len = sizeof *job};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return 0;
+    int got = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (got < 2)
+                fds[got] = fd;
+            else
+                (void)close(fd);
+            got++;
+        }
+    }
+    if (n != (ssize_t)sizeof *job || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got != 2) {
+        for (int i = 0; i < got && i < 2; i++)
+            (void)close(fds[i]);
+        return -1;
+    }
+    return 1;
+}
+
+/* The child's address-space limit: what it starts with (this server's
+ * mappings, measured once, and the input it maps) plus the budget. */
+static uint64_t child_rlimit_as(const pj_options *o, uint64_t base, uint64_t map_len)
+{
+    if (o->memory_bytes == 0)
+        return 0;
+    uint64_t extra = map_len > UINT64_MAX - (64u << 20) ? UINT64_MAX : map_len + (64u << 20);
+    if (base > UINT64_MAX - extra)
+        return UINT64_MAX;
+    base += extra;
+    return base > UINT64_MAX - o->memory_bytes ? UINT64_MAX : base + o->memory_bytes;
+}
+
+static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fprog *prog)
+{
+    /* Die with the scanning process (checked after setting it, in case it
+     * is already gone). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+        pj_sandbox_exit(0);
+    /* The scanning program's signal handlers must not run here. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            (void)sigaction(s, &sa, NULL);
+    /* What every child would set up again and that fork keeps: once here.
+     * The server itself never writes a file or executes a program. */
+    if (pj_sandbox_preset() != 0)
+        pj_sandbox_exit(0);
+    if (sock != 0) {
+        if (dup2(sock, 0) != 0)
+            pj_sandbox_exit(0);
+        sock = 0;
+    }
+    server_close_others();
+    /* Fewer resident pages = fewer page-table entries copied per child. */
+    (void)malloc_trim(0);
+    uint64_t base = pj_sandbox_vm_size();
+    for (;;) {
+        server_job job;
+        int fds[2] = {-1, -1};
+        int r = recv_job(sock, &job, fds);
+        if (r == 0)
+            pj_sandbox_exit(0);
+        if (r < 0) {
+            if (!send_reply(sock, -EINVAL))
+                pj_sandbox_exit(0);
+            continue;
+        }
+        pj_child_job cj = {.data = NULL,
+                           .len = (size_t)job.len,
+                           .map_len = (size_t)job.map_len,
+                           .input_fd = fds[0],
+                           .opts = &job.opts,
+                           .report_fd = fds[1],
+                           .prog = prog,
+                           .rlimit_as = child_rlimit_as(&job.opts, base, job.map_len),
+                           .parent = parent,
+                           .preset = true};
+        pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL,
+                                   0UL, 0UL);
+        if (pid == 0)
+            pj_sandbox_child(&cj);
+        int64_t reply = pid > 0 ? (int64_t)pid : -(int64_t)errno;
+        (void)close(fds[0]);
+        (void)close(fds[1]);
+        if (!send_reply(sock, reply))
+            pj_sandbox_exit(0);
+    }
+}
+
+/* ---- the scanning process's side ---- */
+
+/* Forget the server (closed socket; the server exits on end of file). */
+static void server_drop(bool reap)
+{
+    if (srv_sock >= 0)
+        (void)close(srv_sock);
+    srv_sock = -1;
+    if (reap && srv_pid > 0)
+        while (waitpid(srv_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    srv_pid = 0;
+}
+
+static bool server_start(const struct sock_fprog *prog)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return false;
+    pid_t self = getpid();
+    /* Single-threaded (checked by the caller): a bare clone, as for a child. */
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
+    if (pid == 0) {
+        (void)close(sv[0]);
+        server_main(sv[1], self, prog);
+    }
+    (void)close(sv[1]);
+    if (pid < 0) {
+        (void)close(sv[0]);
+        return false;
+    }
+    srv_sock = sv[0];
+    srv_pid = pid;
+    srv_owner = self;
+    srv_tid = gettid();
+    srv_starts++;
+    return true;
+}
+
+/* The server is ours to use: started here, by this thread, still there. */
+static bool server_ready(const struct sock_fprog *prog)
+{
+    if (srv_sock >= 0 && srv_owner != getpid()) {
+        /* Inherited from the process we were forked from: not ours. */
+        (void)close(srv_sock);
+        srv_sock = -1;
+        srv_pid = 0;
+        srv_starts = 0;
+    }
+    if (srv_sock >= 0)
+        return srv_tid == gettid();
+    if (!__libc_single_threaded || srv_starts >= SERVER_MAX_STARTS)
+        return false;
+    return server_start(prog);
+}
+
+pid_t pj_server_spawn(int input_fd, size_t len, size_t map_len, const pj_options *o,
+                      int report_fd, const struct sock_fprog *prog)
+{
+    if (pthread_mutex_lock(&srv_lock) != 0)
+        return -1;
+    pid_t pid = -1;
+    if (!server_ready(prog))
+        goto out;
+    server_job job;
+    memset(&job, 0, sizeof job);
+    job.opts = *o;
+    job.len = len;
+    job.map_len = map_len;
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {.iov_base = &job, .iov_len = sizeof job};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    int fds[2] = {input_fd, report_fd};
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ssize_t n;
+    do
+        n = sendmsg(srv_sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int64_t reply = 0;
+    if (n == (ssize_t)sizeof job) {
+        do
+            n = recv(srv_sock, &reply, sizeof reply, 0);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n != (ssize_t)sizeof reply || reply == 0 || reply > INT32_MAX || reply < INT32_MIN) {
+        /* The server is gone (or confused): reap it; the caller forks. */
+        server_drop(true);
+        goto out;
+    }
+    if (reply > 0)
+        pid = (pid_t)reply;
+    /* reply < 0: the server could not clone; the caller forks itself. */
+out:
+    pthread_mutex_unlock(&srv_lock);
+    return pid;
+}
+
+void pj_sandbox_shutdown(void)
+{
+    if (pthread_mutex_lock(&srv_lock) != 0)
+        return;
+    if (srv_sock >= 0) {
+        bool ours = srv_owner == getpid();
+        server_drop(ours);
+        srv_pid = 0;
+    }
+    srv_starts = 0;
+    pthread_mutex_unlock(&srv_lock);
+}
