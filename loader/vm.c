@@ -56,9 +56,12 @@ typedef struct vm {
     size_t nmarks, marks_cap;
     size_t fence;
 
-    pj_val *dense;          /* memo keys below dense_cap */
+    uint64_t *dense;        /* memo keys below dense_cap: packed cells (see cell_pack) */
     size_t dense_cap;
     size_t dense_init;      /* slots below this are initialised; the rest were never touched */
+    pj_val *side;           /* dense memo values that do not pack into a cell */
+    size_t side_len, side_cap;
+    size_t side_free;       /* first free side slot + 1 (a list through u.i), 0: none */
     memo_slot *memo;        /* sparse memo keys */
     size_t memo_cap, sparse_len;
     size_t memo_len;        /* entries in both: MEMOIZE's key */
@@ -335,16 +338,138 @@ static memo_slot *memo_find(vm *v, uint64_t key)
     }
 }
 
-static const pj_val *memo_get(vm *v, uint64_t key)
+/* Dense memo cells are 8 bytes, not a 16-byte value: a pickle with millions
+ * of memo entries touches half the memory.  0 is an empty slot; the low 4
+ * bits say how the rest is packed:
+ *   1..9  a container, global, call or persistent id: its 16-byte aligned
+ *         pointer (or NULL: a summary-only container) in the other bits;
+ *   10/11 a str/bytes inside the pickle data: offset << 24 | length << 4;
+ *   12    an int of 60 bits;
+ *   15    any other value: its index in v->side, << 4. */
+enum { CELL_STR = 10, CELL_BYTES = 11, CELL_INT = 12, CELL_SIDE = 15 };
+#define CELL_OFF_MAX ((uint64_t)1 << 40)
+#define CELL_LEN_MAX ((uint32_t)1 << 20)
+#define CELL_INT_MIN (-((int64_t)1 << 59))
+#define CELL_INT_MAX (((int64_t)1 << 59) - 1)
+static const uint8_t cell_kinds[16] = {V_EMPTY, V_TUPLE, V_LIST, V_DICT, V_SET, V_FROZENSET,
+                                       V_GLOBAL, V_MODULE, V_CALL, V_PERSID};
+
+/* The cell for x, or 0 when x needs a side slot. */
+static uint64_t cell_pack(const vm *v, const pj_val *x)
 {
-    if (key < v->dense_init && v->dense[key].kind != V_EMPTY)
-        return &v->dense[key];
+    if (x->flags != 0)
+        return 0;
+    uint64_t tag;
+    uintptr_t ptr;
+    switch ((pj_vkind)x->kind) {
+    case V_TUPLE: tag = 1; ptr = (uintptr_t)x->u.seq; break;
+    case V_LIST: tag = 2; ptr = (uintptr_t)x->u.seq; break;
+    case V_DICT: tag = 3; ptr = (uintptr_t)x->u.seq; break;
+    case V_SET: tag = 4; ptr = (uintptr_t)x->u.seq; break;
+    case V_FROZENSET: tag = 5; ptr = (uintptr_t)x->u.seq; break;
+    case V_GLOBAL: tag = 6; ptr = (uintptr_t)x->u.g; break;
+    case V_MODULE: tag = 7; ptr = (uintptr_t)x->u.g; break;
+    case V_CALL: tag = 8; ptr = (uintptr_t)x->u.call; break;
+    case V_PERSID: tag = 9; ptr = (uintptr_t)x->u.call; break;
+    case V_STR:
+    case V_BYTES: {
+        uintptr_t off = (uintptr_t)x->u.s - (uintptr_t)v->d;
+        if (off > v->len || off >= CELL_OFF_MAX || x->len >= CELL_LEN_MAX)
+            return 0;
+        return (uint64_t)off << 24 | (uint64_t)x->len << 4 |
+               (x->kind == V_STR ? CELL_STR : CELL_BYTES);
+    }
+    case V_INT:
+        if (x->len != 0 || x->u.i < CELL_INT_MIN || x->u.i > CELL_INT_MAX)
+            return 0;
+        return (uint64_t)x->u.i << 4 | CELL_INT;
+    default: return 0;
+    }
+    if (x->len != 0 || (ptr & 15) != 0)
+        return 0;
+    return (uint64_t)ptr | tag;
+}
+
+/* The value of a non-empty cell. */
+static inline pj_val cell_unpack(const vm *v, uint64_t c)
+{
+    const unsigned tag = (unsigned)(c & 15);
+    pj_val x = {.kind = cell_kinds[tag]};
+    switch (tag) {
+    case CELL_STR:
+    case CELL_BYTES:
+        x.kind = tag == CELL_STR ? V_STR : V_BYTES;
+        x.len = (uint32_t)(c >> 4) & (CELL_LEN_MAX - 1);
+        x.u.s = v->d + (size_t)(c >> 24);
+        return x;
+    case CELL_INT: {
+        /* Sign-extend the 60-bit value without shifting a negative number. */
+        uint64_t u = c >> 4;
+        x.kind = V_INT;
+        x.u.i = (u & ((uint64_t)1 << 59)) ? -(int64_t)(((uint64_t)1 << 60) - u) : (int64_t)u;
+        return x;
+    }
+    case CELL_SIDE: return v->side[c >> 4];
+    case 6: case 7: x.u.g = (pj_gref *)(uintptr_t)(c & ~(uint64_t)15); return x;
+    case 8: case 9: x.u.call = (pj_callnode *)(uintptr_t)(c & ~(uint64_t)15); return x;
+    default: x.u.seq = (pj_seq *)(uintptr_t)(c & ~(uint64_t)15); return x;
+    }
+}
+
+/* Store val in a dense cell (empty or holding an older value). */
+static bool cell_store(vm *v, uint64_t *cell, const pj_val *val)
+{
+    uint64_t c = cell_pack(v, val);
+    bool had_side = (*cell & 15) == CELL_SIDE;
+    if (c != 0) {
+        if (had_side) { /* free the old side slot */
+            size_t i = (size_t)(*cell >> 4);
+            v->side[i].u.i = (int64_t)v->side_free;
+            v->side_free = i + 1;
+        }
+        *cell = c;
+        return true;
+    }
+    size_t i;
+    if (had_side) {
+        i = (size_t)(*cell >> 4);
+    } else if (v->side_free != 0) {
+        i = v->side_free - 1;
+        v->side_free = (size_t)v->side[i].u.i;
+    } else {
+        if (v->side_len == v->side_cap) {
+            size_t ncap = v->side_cap ? v->side_cap * 2 : 64;
+            if (!budget_take(v, ncap * sizeof(pj_val), v->side_cap * sizeof(pj_val)))
+                return oom(v);
+            pj_val *ns = realloc(v->side, ncap * sizeof(pj_val));
+            if (ns == NULL)
+                return oom(v);
+            v->side = ns;
+            v->side_cap = ncap;
+        }
+        i = v->side_len++;
+    }
+    v->side[i] = *val;
+    *cell = (uint64_t)i << 4 | CELL_SIDE;
+    return true;
+}
+
+/* The value under key, if any (*out receives a copy). */
+static bool memo_get(vm *v, uint64_t key, pj_val *out)
+{
+    if (key < v->dense_init && v->dense[key] != 0) {
+        *out = cell_unpack(v, v->dense[key]);
+        return true;
+    }
     /* A key put in the hash table stays there when the dense array later
      * grows past it: look there too. */
     if (v->sparse_len == 0)
-        return NULL;
+        return false;
     memo_slot *s = memo_find(v, key);
-    return s ? &s->val : NULL;
+    if (s == NULL)
+        return false;
+    *out = s->val;
+    return true;
 }
 
 static bool budget_take(vm *v, size_t add, size_t release)
@@ -360,9 +485,11 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
 {
     if (key >= (uint64_t)INT64_MAX)
         return fail(v, PJ_BAD_MEMO_KEY, "memo key too large");
-    const pj_val *old = memo_get(v, key);
+    if (key < v->dense_init && v->dense[key] != 0)
+        return cell_store(v, &v->dense[key], &val);
+    memo_slot *old = v->sparse_len ? memo_find(v, key) : NULL;
     if (old != NULL) {
-        *(pj_val *)old = val;
+        old->val = val;
         return true;
     }
     if (key >= 2 * (uint64_t)v->memo_len + 1024 && !v->sparse_noted) {
@@ -382,9 +509,9 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
             size_t ncap = v->dense_cap ? v->dense_cap : 1024;
             while (ncap <= key)
                 ncap *= 2;
-            if (!budget_take(v, ncap * sizeof(pj_val), v->dense_cap * sizeof(pj_val)))
+            if (!budget_take(v, ncap * sizeof(uint64_t), v->dense_cap * sizeof(uint64_t)))
                 return oom(v);
-            pj_val *nd = realloc(v->dense, ncap * sizeof(pj_val));
+            uint64_t *nd = realloc(v->dense, ncap * sizeof(uint64_t));
             if (nd == NULL)
                 return oom(v);
             /* Not zeroed here: pages a pickle never reaches are never touched. */
@@ -392,10 +519,12 @@ static bool memo_put(vm *v, uint64_t key, pj_val val)
             v->dense_cap = ncap;
         }
         if (key >= v->dense_init) {
-            memset(v->dense + v->dense_init, 0, (size_t)(key - v->dense_init) * sizeof(pj_val));
+            memset(v->dense + v->dense_init, 0, (size_t)(key - v->dense_init) * sizeof(uint64_t));
+            v->dense[key] = 0;
             v->dense_init = (size_t)key + 1;
         }
-        v->dense[key] = val;
+        if (!cell_store(v, &v->dense[key], &val))
+            return false;
         v->memo_len++;
         return true;
     }
@@ -1967,10 +2096,10 @@ static bool step(vm *v)
             key = le(p, w);
         }
         if (is_get) {
-            const pj_val *m = memo_get(v, key);
-            if (m == NULL)
+            pj_val m;
+            if (!memo_get(v, key, &m))
                 return fail(v, PJ_MEMO_MISSING, "Memo value not found at index %" PRIu64, key);
-            return push(v, *m);
+            return push(v, m);
         }
         pj_val *t = top(v);
         return t && memo_put(v, key, *t);
@@ -2140,7 +2269,7 @@ static void fast_run(vm *v)
     const uint64_t max_ops = v->ctx->limits->max_opcodes;
     const size_t max_memo = v->ctx->limits->max_memo;
     const int maxp = v->max_opcode_proto;
-    pj_val *const dense = v->dense;
+    uint64_t *const dense = v->dense;
     const size_t dense_cap = v->dense_cap;
     const bool sparse = v->sparse_len != 0;
     size_t pos = v->pos, buf_end = v->buf_end;
@@ -2295,9 +2424,9 @@ static void fast_run(vm *v)
             key = (size_t)le32(a);
             w = 4;
         get_key:
-            if (key >= dense_init || dense[key].kind == V_EMPTY || sp == cap)
+            if (key >= dense_init || dense[key] == 0 || sp == cap)
                 goto out;
-            stack[sp++] = dense[key];
+            stack[sp++] = cell_unpack(v, dense[key]);
             FAST_TAKE(w);
             break;
         case OP_MEMOIZE:
@@ -2318,13 +2447,20 @@ static void fast_run(vm *v)
         put_key:
             if (sp <= fence)
                 goto out;
-            if (key < dense_init && dense[key].kind != V_EMPTY) {
-                dense[key] = stack[sp - 1]; /* replaces: no new entry */
+            /* Values that pack into a cell (and do not replace a side slot);
+             * the rest go to memo_put through step(). */
+            const uint64_t c = cell_pack(v, &stack[sp - 1]);
+            if (c == 0)
+                goto out;
+            if (key < dense_init && dense[key] != 0) {
+                if ((dense[key] & 15) == CELL_SIDE)
+                    goto out;
+                dense[key] = c; /* replaces: no new entry */
             } else if (key == dense_init && key < dense_cap && !sparse && memo_len < max_memo &&
                        key < 2 * (uint64_t)memo_len + 1024) {
                 /* A new entry next to the last (memo_put would also report
                  * keys far beyond the entry count: those go to step()). */
-                dense[key] = stack[sp - 1];
+                dense[key] = c;
                 dense_init++;
                 memo_len++;
             } else {
@@ -2554,6 +2690,7 @@ bool pj_scan_one_pickle(pj_scan_ctx *ctx, const uint8_t *data, size_t len, size_
     bool straddled = v.straddled;
     free(v.stack);
     free(v.dense);
+    free(v.side);
     free(v.memo);
     pj_arena_release(&v.a);
     *end = v.pos;

@@ -507,10 +507,35 @@ static void test_fast_loop_growth(void **state)
     pj_report_free(r);
 }
 
+/* Memo values packed into 8-byte cells and kept whole in side slots: ints
+ * at the edges of the packed range, a side slot freed by a packed value and
+ * reused, a side value replaced in place.  CPython returns the same tuple. */
+static void test_memo_cells(void **state)
+{
+    (void)state;
+    static const char p[] =
+        "\x80\x04" "cbuiltins\nprint\n\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x07q\x00"
+        "0\x8a\x08\x00\x00\x00\x00\x00\x00\x00\xf8q\x01"
+        "0\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x08q\x02"
+        "0G?\xf8\x00\x00\x00\x00\x00\x00q\x03"
+        "0\x8c\x02" "abq\x03"
+        "0Nq\x04"
+        "0\x89q\x02"
+        "0(h\x00h\x01h\x02h\x03h\x04tR.";
+    vm_case c = {"memo_cells", p, sizeof p - 1, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_int_equal(r->n_calls, 1);
+    assert_string_equal(r->calls[0].args,
+                        "(576460752303423487, -576460752303423488, False, 'ab', None)");
+    pj_report_free(r);
+}
+
 int main(void)
 {
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 10];
+    struct CMUnitTest tests[N + 11];
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     }
@@ -524,5 +549,6 @@ int main(void)
     tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_sklearn_version_late_key);
     tests[N + 8] = (struct CMUnitTest)cmocka_unit_test(test_memo_sparse_then_dense);
     tests[N + 9] = (struct CMUnitTest)cmocka_unit_test(test_fast_loop_growth);
-    return _cmocka_run_group_tests("vm", tests, N + 10, NULL, NULL);
+    tests[N + 10] = (struct CMUnitTest)cmocka_unit_test(test_memo_cells);
+    return _cmocka_run_group_tests("vm", tests, N + 11, NULL, NULL);
 }
