@@ -1,5 +1,6 @@
 /* Rendering of the walk's skipped entries (skipped.h) in every format. */
 #include "skipped.h"
+#include "jsonstr.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -12,9 +13,11 @@ static cJSON *skipped_json(const pj_skipped *s, bool typed)
         return NULL;
     if (typed)
         cJSON_AddStringToObject(o, "type", "skipped");
-    cJSON_AddStringToObject(o, "path", s->path);
-    cJSON_AddStringToObject(o, "reason", s->reason);
-    cJSON_AddStringToObject(o, "message", s->message);
+    /* Names are bytes, messages may quote a glob: both repaired to UTF-8
+     * (path_bytes keeps a non-UTF-8 name exactly, as for files). */
+    pj_json_add_path(o, "path", s->path);
+    pj_json_add_string(o, "reason", s->reason);
+    pj_json_add_string(o, "message", s->message);
     return o;
 }
 
@@ -42,38 +45,6 @@ void pj_skipped_jsonl(FILE *out, const pj_skipped_list *s)
 {
     for (size_t i = 0; i < s->n; i++)
         print_json(out, skipped_json(&s->items[i], true), "", "\n");
-}
-
-void pj_skipped_sarif(FILE *out, const pj_skipped_list *s)
-{
-    if (s->n == 0)
-        return;
-    fputs(",\"invocations\":[{\"executionSuccessful\":true,\"toolExecutionNotifications\":[", out);
-    for (size_t i = 0; i < s->n; i++) {
-        const pj_skipped *k = &s->items[i];
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL)
-            continue;
-        cJSON_AddStringToObject(o, "level", "note");
-        cJSON *m = cJSON_AddObjectToObject(o, "message");
-        size_t need = strlen(k->message) + 16;
-        char *text = malloc(need);
-        if (text != NULL) {
-            snprintf(text, need, "not scanned: %s", k->message);
-            cJSON_AddStringToObject(m, "text", text);
-            free(text);
-        }
-        cJSON *locs = cJSON_AddArrayToObject(o, "locations");
-        cJSON *loc = cJSON_CreateObject();
-        cJSON *pl = cJSON_AddObjectToObject(loc, "physicalLocation");
-        cJSON *al = cJSON_AddObjectToObject(pl, "artifactLocation");
-        cJSON_AddStringToObject(al, "uri", k->path);
-        cJSON_AddItemToArray(locs, loc);
-        cJSON *props = cJSON_AddObjectToObject(o, "properties");
-        cJSON_AddStringToObject(props, "reason", k->reason);
-        print_json(out, o, i ? "," : "", "");
-    }
-    fputs("]}]", out);
 }
 
 /* A path in text output: control bytes (a newline in a file name, terminal

@@ -23,9 +23,7 @@ typedef struct pj_skipped_list {
 void pj_skipped_json_array(FILE *out, const pj_skipped_list *s);
 /* JSON Lines: one {"type":"skipped",...} line per entry. */
 void pj_skipped_jsonl(FILE *out, const pj_skipped_list *s);
-/* SARIF: ,"invocations":[...] with one toolExecutionNotification per entry
- * (nothing when the list is empty); written inside the run object. */
-void pj_skipped_sarif(FILE *out, const pj_skipped_list *s);
+/* SARIF: render_sarif.c writes them as the invocation's toolExecutionNotifications. */
 /* Text: one "skipped: PATH (message)" line each when verbose, and a count
  * line whenever anything was skipped. */
 void pj_skipped_text(FILE *out, const pj_skipped_list *s, bool verbose, bool color);
