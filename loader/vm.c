@@ -355,7 +355,7 @@ static const uint8_t cell_kinds[16] = {V_EMPTY, V_TUPLE, V_LIST, V_DICT, V_SET, 
                                        V_GLOBAL, V_MODULE, V_CALL, V_PERSID};
 
 /* The cell for x, or 0 when x needs a side slot. */
-static uint64_t cell_pack(const vm *v, const pj_val *x)
+static inline uint64_t cell_pack(const vm *v, const pj_val *x)
 {
     if (x->flags != 0)
         return 0;
