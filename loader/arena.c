@@ -10,7 +10,11 @@ struct pj_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-enum { PJ_ARENA_CHUNK = 64 * 1024 };
+/* Chunks grow with the arena, from PJ_ARENA_CHUNK to PJ_ARENA_CHUNK_MAX (an
+ * eighth of what it holds): a small scan takes one 64 KiB heap chunk, a big
+ * one a few dozen chunks the allocator maps and unmaps whole instead of
+ * thousands of heap chunks (each free trimming the heap with brk). */
+enum { PJ_ARENA_CHUNK = 64 * 1024, PJ_ARENA_CHUNK_MAX = 1024 * 1024 };
 
 void pj_arena_init(pj_arena *a, size_t budget)
 {
@@ -34,7 +38,14 @@ void *pj_arena_alloc(pj_arena *a, size_t n)
     pj_arena_chunk *c = a->head;
     if (c == NULL || c->size - c->pos < n) {
         size_t want = n > PJ_ARENA_CHUNK / 4 ? n : PJ_ARENA_CHUNK;
+        if (want == PJ_ARENA_CHUNK && a->used / 8 > PJ_ARENA_CHUNK)
+            want = a->used / 8 < PJ_ARENA_CHUNK_MAX ? align16(a->used / 8) : PJ_ARENA_CHUNK_MAX;
         size_t cost = want + sizeof(pj_arena_chunk);
+        if (cost > a->budget || a->used > a->budget - cost) {
+            /* Near the budget: only what this allocation needs. */
+            want = n > PJ_ARENA_CHUNK / 4 ? n : PJ_ARENA_CHUNK;
+            cost = want + sizeof(pj_arena_chunk);
+        }
         if (cost > a->budget || a->used > a->budget - cost) {
             a->exhausted = true;
             return NULL;
