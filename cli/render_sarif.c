@@ -116,6 +116,16 @@ void pj_sarif_begin(FILE *out)
     fputs("\"results\":[", out);
 }
 
+/* Model files are binary, but code-scanning services place alerts by line
+ * and want region.startLine: line 1 stands for the whole file, next to the
+ * exact byteOffset when there is one. */
+static cJSON *region(cJSON *physical)
+{
+    cJSON *reg = cJSON_AddObjectToObject(physical, "region");
+    cJSON_AddNumberToObject(reg, "startLine", 1);
+    return reg;
+}
+
 static cJSON *artifact_location(cJSON *physical, const char *path)
 {
     cJSON *al = cJSON_AddObjectToObject(physical, "artifactLocation");
@@ -152,7 +162,9 @@ void pj_sarif_file(FILE *out, const pj_file_result *f, bool first)
                           f->error ? f->error : "the file could not be scanned");
         cJSON *locs = cJSON_AddArrayToObject(o, "locations");
         cJSON *loc = cJSON_CreateObject();
-        artifact_location(cJSON_AddObjectToObject(loc, "physicalLocation"), f->path);
+        cJSON *pl = cJSON_AddObjectToObject(loc, "physicalLocation");
+        artifact_location(pl, f->path);
+        region(pl);
         cJSON_AddItemToArray(locs, loc);
         cJSON *props = cJSON_AddObjectToObject(o, "properties");
         pj_json_add_string(props, "verdict", pj_verdict_name(r->verdict));
@@ -166,11 +178,11 @@ void pj_sarif_file(FILE *out, const pj_file_result *f, bool first)
         cJSON *loc = cJSON_CreateObject();
         cJSON *pl = cJSON_AddObjectToObject(loc, "physicalLocation");
         artifact_location(pl, f->path);
+        cJSON *reg = region(pl);
         /* Offsets inside a container member are relative to that member:
          * only file-level offsets are byte offsets in the artifact. */
         if (fd->stream < 0 || (fd->stream < (int32_t)r->n_streams &&
                                r->streams[fd->stream].location[0] == '\0')) {
-            cJSON *reg = cJSON_AddObjectToObject(pl, "region");
             cJSON_AddNumberToObject(reg, "byteOffset", (double)fd->offset);
         } else if (fd->stream < (int32_t)r->n_streams) {
             cJSON *ll = cJSON_AddArrayToObject(loc, "logicalLocations");

@@ -299,7 +299,10 @@ class OutputTest(unittest.TestCase):
             self.assertEqual(rules[r["ruleIndex"]]["id"], r["ruleId"])
             self.assertIn(r["level"], ("error", "warning", "note"))
             self.assertTrue(r["message"]["text"])
-            al = r["locations"][0]["physicalLocation"]["artifactLocation"]
+            pl = r["locations"][0]["physicalLocation"]
+            # Code-scanning services need a line (GitHub: region.startLine).
+            self.assertEqual(pl["region"]["startLine"], 1)
+            al = pl["artifactLocation"]
             self.assertRegex(al["uri"], URI_REF)
             # The URI names the very file: decode it back to the bytes.
             raw = urllib.parse.unquote_to_bytes(al["uri"])
