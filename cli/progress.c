@@ -127,6 +127,17 @@ void pj_progress_file_done(pj_progress *p, uint64_t bytes)
     draw(p, now);
 }
 
+void pj_progress_tick(pj_progress *p)
+{
+    if (p == NULL)
+        return;
+    uint64_t now = now_ms();
+    if (now - p->start_ms < p->delay_ms ||
+        (p->last_draw_ms != 0 && now - p->last_draw_ms < REDRAW_MS))
+        return;
+    draw(p, now);
+}
+
 void pj_progress_clear(pj_progress *p)
 {
     if (p == NULL || !p->drawn || !p->stdout_tty)

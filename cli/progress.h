@@ -17,6 +17,9 @@ typedef struct pj_progress pj_progress;
 pj_progress *pj_progress_new(size_t total_files, uint64_t total_bytes, bool enabled);
 /* One more file finished (its size in bytes, 0 if unknown). */
 void pj_progress_file_done(pj_progress *p, uint64_t bytes);
+/* Nothing finished, but time passed (a long file): redraw the rate and ETA
+ * if a redraw is due.  For callers that wait with a timeout. */
+void pj_progress_tick(pj_progress *p);
 /* Erase the bar before something is printed to the same terminal; the next
  * pj_progress_file_done draws it again. */
 void pj_progress_clear(pj_progress *p);
