@@ -26,6 +26,8 @@ typedef struct pj_run_totals {
 } pj_run_totals;
 
 void pj_render_text(FILE *out, const pj_file_result *f, bool color, bool verbose);
+/* Writes s for a terminal: control bytes and bytes that are not UTF-8 as \xNN. */
+void pj_render_text_escaped(FILE *out, const char *s);
 void pj_render_text_summary(FILE *out, const pj_run_totals *t, bool color);
 
 /* JSON: pj_json_begin, then pj_json_file per file, then pj_json_end.  With

@@ -3,6 +3,7 @@
  * do.  Diagnosis messages are "<outcome>: <error> | why: <cause> | fix: <what
  * to do>" (diagnose/diag.h); this splits them back into lines. */
 #include "render_diagnose.h"
+#include "render.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,7 +106,8 @@ void pj_render_diagnosis(FILE *out, const char *path, const pj_report *r, bool c
         head = "no load problem found";
         hc = "\033[1;32m";
     }
-    fprintf(out, "%s: %s%s%s (%s", path, color ? hc : "", head, color ? "\033[0m" : "",
+    pj_render_text_escaped(out, path); /* a name could drive the terminal */
+    fprintf(out, ": %s%s%s (%s", color ? hc : "", head, color ? "\033[0m" : "",
             r->format ? r->format : "unknown");
     if (r->n_streams == 1 && r->streams[0].protocol >= 0)
         fprintf(out, ", protocol %d", r->streams[0].protocol);
@@ -130,9 +132,11 @@ void pj_render_diagnosis(FILE *out, const char *path, const pj_report *r, bool c
     free(items);
 
     /* Loading runs whatever the file calls: point at the security verdict. */
-    if (r->scanned && r->verdict != PJ_VERDICT_SAFE)
+    if (r->scanned && r->verdict != PJ_VERDICT_SAFE) {
         fprintf(out, "  %ssecurity%s   verdict %s: loading it runs code you have not vetted; see "
-                     "`picklejail scan %s`\n",
-                color ? "\033[1;35m" : "", color ? "\033[0m" : "", pj_verdict_name(r->verdict),
-                path);
+                     "`picklejail scan ",
+                color ? "\033[1;35m" : "", color ? "\033[0m" : "", pj_verdict_name(r->verdict));
+        pj_render_text_escaped(out, path);
+        fputs("`\n", out);
+    }
 }

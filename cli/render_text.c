@@ -54,6 +54,11 @@ static void put(FILE *out, const char *s)
     }
 }
 
+void pj_render_text_escaped(FILE *out, const char *s)
+{
+    put(out, s);
+}
+
 static void upper(char *dst, const char *s, size_t cap)
 {
     size_t i = 0;

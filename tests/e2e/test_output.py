@@ -147,6 +147,14 @@ class OutputTest(unittest.TestCase):
         self.assertNotIn(b"\x07", out)
         self.assertIn(b"esc\\x1b]0;pwn\\x07\\xff.pkl: DANGEROUS", out)
 
+    def test_diagnose_text_escapes_control_bytes_in_names(self):
+        self.write(b"esc\x1b]0;pwn\x07\xff.pkl", OS_SYSTEM_P0)
+        rc, out, _ = run_raw("diagnose", "--color", "never", self.dir)
+        self.assertNotIn(b"\x1b", out)
+        self.assertNotIn(b"\x07", out)
+        self.assertIn(b"esc\\x1b]0;pwn\\x07\\xff.pkl: ", out)
+        self.assertIn(b"`picklejail scan " + os.fsencode(self.dir) + b"/esc\\x1b]0;pwn", out)
+
     # 2. -o FILE ------------------------------------------------------------
 
     def test_output_file_every_format_stdout_empty(self):
