@@ -1,5 +1,7 @@
 """End-to-end: malformed-stream and limit findings of the VM through the CLI.
 Each limit is a finding (never a crash, never safe)."""
+import collections
+import os
 import pickle
 import struct
 import tempfile
@@ -42,6 +44,28 @@ class VmLimitsTest(unittest.TestCase):
         data = pickle.dumps([{"k%d" % i: i} for i in range(200000)], protocol=4)
         f = self.scan(data, "--max-arena", "1", "--no-sandbox")
         self.assertIn("PJ119", codes(f))
+
+    def test_past_retention_budget_state_and_calls_still_seen(self):
+        # 32 MiB of container items are kept; past that, lists and dicts keep
+        # nothing but state keys (the hot loop handles these SETITEMS itself).
+        # The estimator's version, the call and its memoised argument must
+        # still be found after 400,000 rows (~51 MiB of items, 32 MiB kept).
+        class Est:
+            def __reduce__(self):
+                return (collections.OrderedDict, (), {"_sklearn_version": "1.5.0", "n": 1})
+
+        class Call:
+            def __reduce__(self):
+                return (os.system, ("echo pwned",))
+
+        rows = [{"id": i, "name": "n%d" % (i % 1000), "v": [i & 255, -1]} for i in range(400000)]
+        data = pickle.dumps({"rows": rows, "est": Est(), "run": [Call(), "echo pwned"]}, protocol=4)
+        rc, f = pjtest.scan_bytes(self.tmp.name, data)
+        self.assertEqual(f["meta"].get("sklearn.version"), "1.5.0", f["meta"])
+        calls = [c["callee"] + c["args"] for s in f["streams"] for c in s["calls"]]
+        self.assertIn("posix.system('echo pwned',)", calls)
+        self.assertEqual(f["verdict"], "dangerous")
+        self.assertEqual(rc, 1)
 
     def test_input_size_limit(self):
         data = b"\x80\x04\x8e" + struct.pack("<Q", 1536 * 1024) + b"\x00" * (1536 * 1024) + b"."
