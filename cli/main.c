@@ -79,6 +79,9 @@ static void usage(FILE *out)
           "      --max-arena MB    scanner memory budget (default 1024)\n"
           "      --max-decompressed MB  total decompressed bytes (default 1024)\n"
           "\n"
+          "environment: NO_COLOR (no colours), PICKLEJAIL_PROGRESS_DELAY_MS (when the\n"
+          "progress bar appears on a terminal; default 700, 0 at once)\n"
+          "\n"
           "exit status: 0 no file at or above --fail-on, 1 at least one such file,\n"
           "2 usage error, or a file could not be read or scanned (and none reached --fail-on).\n",
           out);
