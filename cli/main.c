@@ -40,7 +40,7 @@ static void usage(FILE *out)
           "                        most 64; 1 scans one by one); output order is the input order\n"
           "      --color WHEN      auto (default), always, never\n"
           "  -o, --output FILE     write the report to FILE, atomically (replaced only when\n"
-          "                        complete); standard output stays empty\n"
+          "                        complete); standard output stays empty (- : stdout)\n"
           "  -q, --quiet           no progress bar; text lists only files that are not safe,\n"
           "                        then the summary\n"
           "      --summary-only    text: only the summary table; json/jsonl: only the summary\n"
@@ -336,7 +336,7 @@ int main(int argc, char **argv)
         case 'o':
             if (optarg[0] == '\0')
                 { rc = bad_value("output", optarg, "empty file name"); goto out; }
-            output_path = optarg;
+            output_path = strcmp(optarg, "-") == 0 ? NULL : optarg; /* - : standard output */
             break;
         case 'q': c.quiet = true; break;
         case O_SUMMARY_ONLY: c.summary_only = true; break;

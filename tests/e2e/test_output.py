@@ -198,6 +198,13 @@ class OutputTest(unittest.TestCase):
         with open(os.path.join(self.dir, "r.txt"), "rb") as f:
             self.assertIn(b"\x1b[", f.read())
 
+    def test_output_dash_is_standard_output(self):
+        p = self.write("a.pkl", OS_SYSTEM_P0)
+        rc, out, _ = run_raw("scan", "--format", "json", "-o", "-", p, cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertEqual(strict_json(out)["files"][0]["verdict"], "dangerous")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "-")))
+
     def test_output_with_stdout_closed(self):
         p = self.write("a.pkl", OS_SYSTEM_P0)
         target = os.path.join(self.dir, "r.json")
