@@ -78,11 +78,6 @@ static void draw(pj_progress *p, uint64_t now)
     double bfrac = p->total_bytes ? (double)p->done_bytes / (double)p->total_bytes : frac;
     if (bfrac > 1)
         bfrac = 1;
-    char bar[BAR + 1];
-    size_t fill = (size_t)(frac * BAR);
-    for (size_t i = 0; i < BAR; i++)
-        bar[i] = i < fill ? '#' : '-';
-    bar[BAR] = '\0';
     char done[32], total[32], rate[32], eta[32] = "";
     human(done, sizeof done, (double)p->done_bytes);
     human(total, sizeof total, (double)p->total_bytes);
@@ -92,21 +87,47 @@ static void draw(pj_progress *p, uint64_t now)
         unsigned long s = left > 359999 ? 359999 : (unsigned long)left;
         snprintf(eta, sizeof eta, "  ETA %lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
     }
-    char line[256];
-    int n = snprintf(line, sizeof line, "\r[%s] %zu/%zu files  %s/%s  %s/s  %.1f files/s%s",
-                     bar, p->done_files, p->total_files, done, total, rate,
-                     secs > 0 ? (double)p->done_files / secs : 0.0, eta);
-    if (n < 0)
+    char info[192], extra[48];
+    int n = snprintf(info, sizeof info, "%zu/%zu files  %s/%s  %s/s%s", p->done_files,
+                     p->total_files, done, total, rate, eta);
+    int ne = snprintf(extra, sizeof extra, "  %.0f files/s",
+                      secs > 0 ? (double)p->done_files / secs : 0.0);
+    if (n < 0 || ne < 0)
         return;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    /* Never wider than the terminal: a wrapped line could not be redrawn. */
+    size_t ilen = (size_t)n < sizeof info ? (size_t)n : sizeof info - 1;
+    size_t elen = (size_t)ne < sizeof extra ? (size_t)ne : sizeof extra - 1;
+    /* Never wider than the terminal (a wrapped line cannot be redrawn in
+     * place): files/s goes first, then the bar shrinks and goes, then the
+     * text is cut. */
+    size_t cols = 80;
     struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && len > ws.ws_col)
-        len = ws.ws_col; /* the leading \r takes no column */
-    char out[260];
-    memcpy(out, line, len);
-    memcpy(out + len, "\033[K", 3);
-    put_raw(out, len + 3);
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+        cols = ws.ws_col;
+    size_t width = cols - 1, bar = 0;
+    if (width >= ilen + elen + 3 + 8 && ilen + elen < sizeof info) {
+        memcpy(info + ilen, extra, elen + 1);
+        ilen += elen;
+    }
+    if (width > ilen + 3 + 8)
+        bar = width - ilen - 3 < BAR ? width - ilen - 3 : BAR;
+    char line[260];
+    size_t len = 0;
+    line[len++] = '\r';
+    if (bar > 0) {
+        size_t fill = (size_t)(frac * (double)bar);
+        line[len++] = '[';
+        for (size_t i = 0; i < bar; i++)
+            line[len++] = i < fill ? '#' : '-';
+        line[len++] = ']';
+        line[len++] = ' ';
+    }
+    size_t room = width > len - 1 ? width - (len - 1) : 0;
+    if (ilen > room)
+        ilen = room;
+    memcpy(line + len, info, ilen);
+    len += ilen;
+    memcpy(line + len, "\033[K", 3);
+    put_raw(line, len + 3);
     p->drawn = true;
     p->last_draw_ms = now;
 }
