@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scan.h"
@@ -142,6 +143,9 @@ static const vm_case cases[] = {
     {"long_binget_missing", B("j\x01\x00\x00\x00."), 0, PJ_MEMO_MISSING, "", ""},
     {"memoize", B("\x80\x04K\x01\x94" "0h\x00."), 1, 0, "", ""},
     {"memoize_underflow", B("\x94."), 0, PJ_STACK_UNDERFLOW, "", ""},
+    {"memoize_at_mark", B("K\x01q\x00(\x94N."), 0, PJ_UNEXPECTED_MARK, "", ""},
+    {"binget_gap_in_memo", B("K\x01q\x00q\x02h\x01."), 0, PJ_MEMO_MISSING, "", ""},
+    {"appends_target_below_mark", B("]((eN."), 0, PJ_UNEXPECTED_MARK, "", ""},
     /* MEMOIZE uses the number of memo entries, not the last PUT index. */
     {"memoize_after_put", B("\x80\x04\x8c\x02osq\x05" "0\x8c\x06system\x94" "0h\x05h\x01\x93."), 1, 0,
      "os.system", ""},
@@ -257,9 +261,8 @@ static void join_calls(const pj_report *r, char *buf, size_t cap)
     }
 }
 
-static void test_case(void **state)
+static void check_case(const vm_case *c)
 {
-    const vm_case *c = *state;
     bool complete;
     pj_report *r = run(c, &complete);
     char buf[1024];
@@ -286,6 +289,27 @@ static void test_case(void **state)
             fail_msg("%s: calls '%s', expected '%s'", c->name, buf, c->calls);
     }
     pj_report_free(r);
+}
+
+static void test_case(void **state) { check_case(*state); }
+
+/* The same case behind a protocol-4 opcode (SHORT_BINUNICODE '' and POP):
+ * from there the VM's hot loop (fast_run) takes every protocol 0-4 opcode it
+ * knows, so each case also checks the loop's own bounds, stack, mark and memo
+ * checks.  The copy is on the heap, exactly sized: ASan sees any over-read. */
+static void test_case_hot(void **state)
+{
+    const vm_case *c = *state;
+    static const char prefix[] = "\x8c\x00" "0";
+    char *buf = malloc(c->len + sizeof prefix - 1);
+    assert_non_null(buf);
+    memcpy(buf, prefix, sizeof prefix - 1);
+    memcpy(buf + sizeof prefix - 1, c->bytes, c->len);
+    vm_case h = *c;
+    h.bytes = buf;
+    h.len = c->len + sizeof prefix - 1;
+    check_case(&h);
+    free(buf);
 }
 
 /* Every opcode byte of the table is exercised by some case above. */
@@ -367,6 +391,74 @@ static void test_opcode_limit(void **state)
     assert_false(pj_scan_one_pickle(&ctx, (const uint8_t *)"K\x01K\x02K\x03K\x04.", 9, 0, "", 0, &end));
     assert_true(pj_report_has_code(r, PJ_LIMIT_OPCODES));
     pj_report_free(r);
+    /* In the hot loop (after a protocol-4 opcode): the 5th opcode is refused. */
+    o.limits.max_opcodes = 4;
+    r = pj_report_new(1u << 24, 100);
+    ctx.report = r;
+    assert_false(pj_scan_one_pickle(&ctx, (const uint8_t *)"\x8c\x00" "0K\x01K\x02K\x03.", 10, 0, "",
+                                    0, &end));
+    assert_int_equal(r->n_findings, 1);
+    assert_int_equal(r->findings[0].code, PJ_LIMIT_OPCODES);
+    assert_int_equal(r->findings[0].offset, 7);
+    assert_int_equal(r->streams[0].opcodes, 5);
+    pj_report_free(r);
+}
+
+/* The newest opcode's protocol and offset are recorded when the hot loop
+ * would take it (MEMOIZE after PROTO 2, the memo already allocated). */
+static void test_max_opcode_proto(void **state)
+{
+    (void)state;
+    vm_case c = {"max_opcode_proto", B("\x80\x02K\x01q\x00\x94."), 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_string_equal(pj_report_get_meta(r, "stream.0.max_opcode_proto"), "4");
+    assert_string_equal(pj_report_get_meta(r, "stream.0.max_opcode_offset"), "6");
+    pj_report_free(r);
+}
+
+/* More than 5000 MARKs open at once are reported, in the hot loop too. */
+static void test_many_marks(void **state)
+{
+    (void)state;
+    enum { MARKS = 5001 };
+    static char buf[3 + MARKS + 2];
+    memcpy(buf, "\x8c\x00" "0", 3);
+    memset(buf + 3, '(', MARKS);
+    memcpy(buf + 3 + MARKS, "N.", 2);
+    vm_case c = {"many_marks", buf, sizeof buf, 1, 0, NULL, NULL};
+    bool complete;
+    pj_report *r = run(&c, &complete);
+    assert_true(complete);
+    assert_true(pj_report_has_code(r, PJ_LIMIT_NESTING));
+    pj_report_free(r);
+}
+
+/* A memo key alternating between a value kept in a side slot (float) and a
+ * packed one (str) reuses one slot: 100,000 rounds fit in a 1 MiB budget. */
+static void test_memo_side_slots_reused(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 100000 };
+    static const char round[] = "G?\xf8\x00\x00\x00\x00\x00\x00q\x00" "0\x8c\x01" "aq\x00" "0";
+    size_t n = 2 + ROUNDS * (sizeof round - 1) + 2;
+    char *buf = malloc(n);
+    assert_non_null(buf);
+    memcpy(buf, "\x80\x04", 2);
+    for (size_t i = 0; i < ROUNDS; i++)
+        memcpy(buf + 2 + i * (sizeof round - 1), round, sizeof round - 1);
+    memcpy(buf + n - 2, "N.", 2);
+    pj_options o;
+    pj_options_default(&o);
+    o.limits.max_arena_bytes = 1u << 20;
+    pj_report *r = pj_report_new(1u << 24, 100);
+    pj_scan_ctx ctx = {r, &o.limits, 0, 0};
+    size_t end;
+    assert_true(pj_scan_one_pickle(&ctx, (const uint8_t *)buf, n, 0, "", 0, &end));
+    assert_false(pj_report_has_code(r, PJ_LIMIT_ARENA));
+    pj_report_free(r);
+    free(buf);
 }
 
 static void test_memo_limit(void **state)
@@ -535,9 +627,14 @@ static void test_memo_cells(void **state)
 int main(void)
 {
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 11];
+    enum { X = 14 }; /* tests after the table's */
+    struct CMUnitTest tests[2 * N + X];
+    static char hot_names[N][80];
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+        snprintf(hot_names[i], sizeof hot_names[i], "hot_%s", cases[i].name);
+        tests[N + X + i] =
+            (struct CMUnitTest){hot_names[i], test_case_hot, NULL, NULL, (void *)&cases[i]};
     }
     tests[N] = (struct CMUnitTest)cmocka_unit_test(test_all_opcodes_covered);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_call_rendering);
@@ -550,5 +647,8 @@ int main(void)
     tests[N + 8] = (struct CMUnitTest)cmocka_unit_test(test_memo_sparse_then_dense);
     tests[N + 9] = (struct CMUnitTest)cmocka_unit_test(test_fast_loop_growth);
     tests[N + 10] = (struct CMUnitTest)cmocka_unit_test(test_memo_cells);
-    return _cmocka_run_group_tests("vm", tests, N + 11, NULL, NULL);
+    tests[N + 11] = (struct CMUnitTest)cmocka_unit_test(test_max_opcode_proto);
+    tests[N + 12] = (struct CMUnitTest)cmocka_unit_test(test_many_marks);
+    tests[N + 13] = (struct CMUnitTest)cmocka_unit_test(test_memo_side_slots_reused);
+    return _cmocka_run_group_tests("vm", tests, 2 * N + X, NULL, NULL);
 }
