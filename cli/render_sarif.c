@@ -192,6 +192,21 @@ void pj_sarif_file(FILE *out, const pj_file_result *f, bool first)
             cJSON_AddItemToArray(ll, l);
         }
         cJSON_AddItemToArray(locs, loc);
+        /* Binary files have no source lines for a service to fingerprint:
+         * code, member and offset identify a finding across runs (the
+         * service adds the file path). */
+        const char *member = fd->stream >= 0 && fd->stream < (int32_t)r->n_streams
+                                 ? r->streams[fd->stream].location
+                                 : "";
+        size_t need = strlen(member) + 48;
+        char *fp = malloc(need);
+        if (fp != NULL) {
+            snprintf(fp, need, "%s:%s:%llu", pj_code_id(fd->code), member,
+                     (unsigned long long)fd->offset);
+            pj_json_add_string(cJSON_AddObjectToObject(o, "partialFingerprints"),
+                               "picklejail/v1", fp);
+            free(fp);
+        }
         cJSON *props = cJSON_AddObjectToObject(o, "properties");
         pj_json_add_string(props, "class", fd->cls == PJ_CLASS_LOAD ? "load" : "security");
         pj_json_add_string(props, "verdict", pj_verdict_name(r->verdict));

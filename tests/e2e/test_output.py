@@ -314,6 +314,8 @@ class OutputTest(unittest.TestCase):
             self.assertEqual(rules[r["ruleIndex"]]["id"], r["ruleId"])
             self.assertIn(r["level"], ("error", "warning", "note"))
             self.assertTrue(r["message"]["text"])
+            if r["ruleId"] != "unscanned":
+                self.assertTrue(r["partialFingerprints"]["picklejail/v1"].startswith(r["ruleId"] + ":"))
             pl = r["locations"][0]["physicalLocation"]
             # Code-scanning services need a line (GitHub: region.startLine).
             self.assertEqual(pl["region"]["startLine"], 1)
