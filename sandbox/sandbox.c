@@ -545,9 +545,14 @@ static void prepare(void)
     (void)getppid();
 }
 
-static pj_report *scan_sandboxed(int fd, const input *in, const pj_options *o, const char **error)
+void pj_sandbox_warm(void)
 {
     pthread_once(&prepare_once, prepare);
+}
+
+static pj_report *scan_sandboxed(int fd, const input *in, const pj_options *o, const char **error)
+{
+    pj_sandbox_warm();
     const struct sock_fprog *prog;
     const char *why;
     if (!pj_sandbox_filter(&prog, &why)) {

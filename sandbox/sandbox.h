@@ -59,6 +59,11 @@ bool pj_sandbox_write(const void *buf, size_t n); /* to the report fd */
 /* Runs in the forked child; never returns. */
 _Noreturn void pj_sandbox_child(const pj_child_job *job);
 
+/* Once per process, before the first child (thread-safe): load what
+ * libraries load on first use and resolve the calls a child makes, so that
+ * children inherit it (sandbox.c). */
+void pj_sandbox_warm(void);
+
 /* The process's mapped size in bytes (/proc/self/statm), 0 if unknown. */
 uint64_t pj_sandbox_vm_size(void);
 

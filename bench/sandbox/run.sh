@@ -18,7 +18,8 @@ make -s build/release/libpicklejail.a build/release/picklejail
 # Same link line as the Makefile's LIB_LIBS: the library's dependencies static (fewer
 # shared libraries = a cheaper fork per file), libc shared.
 LIBS="-Wl,-Bstatic -larchive -lz -lbz2 -llzma -lzstd -lseccomp -Wl,-Bdynamic"
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Wall -Wextra -Werror \
+# Linked like the CLI (-z now: no lazy binding left for each child to redo).
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Wall -Wextra -Werror -Wl,-z,relro,-z,now \
   bench/sandbox/bench_sandbox.c build/release/libpicklejail.a $LIBS -o $OUT/bench_sandbox
 [ -d "$IN" ] || /usr/bin/python3 bench/sandbox/gen_inputs.py "$IN" "$N"
 PIN=""
@@ -29,11 +30,11 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "--- library: pj_scan_fd per file ($PIN)"
 $PIN $OUT/bench_sandbox -r "$ROUNDS" "$IN"
 
-echo "--- CLI: picklejail scan --format json DIR ($PIN), median of $ROUNDS runs"
+echo "--- CLI: picklejail scan -j 1 --format json DIR ($PIN), median of $ROUNDS runs"
 cli_run() {
   local t0 t1
   t0=$(date +%s.%N)
-  $PIN build/release/picklejail scan --format json "$@" "$IN" >/dev/null || [ $? -eq 1 ]
+  $PIN build/release/picklejail scan -j 1 --format json "$@" "$IN" >/dev/null || [ $? -eq 1 ]
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc -l
 }

@@ -142,6 +142,30 @@ class SandboxJailTest(unittest.TestCase):
         self.assertIsNotNone(status, "no sandboxed child with Seccomp: 2 seen")
         self.assertRegex(status, r"NoNewPrivs:\s+1")
 
+    def test_fork_server_is_a_fresh_process(self):
+        """Children are started by the CLI's executable started again as the
+        fork server (not a copy of the CLI), and are still the CLI's own
+        children (the CLI kills the spinning one at the deadline)."""
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.Popen([pjtest.BIN, "scan", "-j", "1", "--format", "json", "--test-misbehave",
+                              "loop", "--timeout", "3", self.bad, self.good], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=env)
+        child, kids = self.spinning_child(p)
+        server = [k for k in kids if k != child]
+        cmds = []
+        for k in server:
+            try:
+                with open(f"/proc/{k}/cmdline", "rb") as f:
+                    cmds.append(f.read())
+            except OSError:
+                pass
+        out, _ = p.communicate(timeout=60)
+        self.assertIsNotNone(child)
+        self.assertEqual(cmds, [b"picklejail-sandbox-server\0"])
+        files = json.loads(out)["files"]
+        self.assertIn("PJ402", codes(files[0]))
+        self.assert_good_scanned(files[1])
+
     def spinning_child(self, proc):
         """The pid of proc's scanner child once it runs under its filter (or
         None), and every child of proc seen then (the fork server too)."""
@@ -185,6 +209,7 @@ class SandboxJailTest(unittest.TestCase):
         self.assertTrue(gone(child), "the scanner child outlived the killed CLI")
         # the fork server (the CLI's other child) goes too
         self.assertEqual([k for k in kids if not gone(k)], [])
+        self.assertEqual(len(kids), 2, kids)
 
     def test_thousands_of_files_no_leaks(self):
         """2000 files in one invocation, every twentieth crashing its child, with
@@ -259,6 +284,25 @@ class SandboxTest(unittest.TestCase):
     def test_stdin_is_sandboxed_like_a_file(self):
         rc, out, err = pjtest.run("scan", "--format", "json", "-", input=OS_SYSTEM_P2)
         entry = json.loads(out)["files"][0]
+        self.assertEqual(entry["verdict"], "dangerous")
+        self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")])
+
+    def test_stray_server_variable_is_ignored(self):
+        """PJ_SANDBOX_SERVER (how the fork server is started) in a user's
+        environment does not turn the CLI into anything else."""
+        env = dict(os.environ, PJ_SANDBOX_SERVER="0:1")
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        p = subprocess.run([pjtest.BIN, "scan", "--format", "json", "-"], input=OS_SYSTEM_P2,
+                           capture_output=True, timeout=120, env=env)
+        entry = json.loads(p.stdout)["files"][0]
+        self.assertEqual(entry["verdict"], "dangerous")
+        path = os.path.join(self.dir, "f.pkl")
+        with open(path, "wb") as f:
+            f.write(OS_SYSTEM_P2)
+        env["PJ_SANDBOX_SERVER"] = "1:%d" % os.getpid()
+        p = subprocess.run([pjtest.BIN, "scan", "--format", "json", path], capture_output=True,
+                           timeout=120, env=env)
+        entry = json.loads(p.stdout)["files"][0]
         self.assertEqual(entry["verdict"], "dangerous")
         self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")])
 

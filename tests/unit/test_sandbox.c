@@ -328,13 +328,26 @@ static int children(pid_t *out, int n)
     return k;
 }
 
+/* The first word of a process's command line. */
+static void cmdline(pid_t pid, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+}
+
 /* Children are started by the fork server (one helper process, kept between
  * scans); a killed server is replaced without losing a scan or leaving a
  * zombie; a forked copy of this process does not use the server it
- * inherited; pj_sandbox_shutdown stops it. */
-static void test_fork_server(void **state)
+ * inherited; pj_sandbox_shutdown stops it.  Run for both kinds of server:
+ * this executable started again (the default), and a copy of this process
+ * (when the executable cannot be started). */
+static void fork_server(bool exec_mode)
 {
-    (void)state;
     const char *p = write_file("srv.pkl", evil, sizeof evil - 1);
     pj_options o;
     opts(&o);
@@ -345,6 +358,13 @@ static void test_fork_server(void **state)
     pid_t kids[4];
     assert_int_equal(children(kids, 4), 1);
     pid_t server = kids[0];
+    char cmd[256], self[256];
+    cmdline(server, cmd, sizeof cmd);
+    cmdline(getpid(), self, sizeof self);
+    if (exec_mode)
+        assert_string_equal(cmd, "picklejail-sandbox-server");
+    else
+        assert_string_equal(cmd, self);
     r = scan_path(p, &o);
     assert_true(has_global(r, "os", "system"));
     pj_report_free(r);
@@ -397,6 +417,15 @@ static void test_fork_server(void **state)
     errno = 0;
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
+}
+
+static void test_fork_server(void **state)
+{
+    (void)state;
+    fork_server(true);
+    setenv("PJ_TEST_SERVER_NO_EXEC", "1", 1);
+    fork_server(false);
+    unsetenv("PJ_TEST_SERVER_NO_EXEC");
 }
 
 /* Multi-threaded callers get fork() instead of a bare clone.  Under ASan
