@@ -1,12 +1,15 @@
 /* -j N: scan files in N worker processes.  The walk has already produced the
- * job list; worker w takes jobs w, w+N, w+2N, ... and sends each rendered
- * file back on its own pipe, so the parent can print them in walk order by
- * reading the worker that owns the next job (no reordering buffers needed).
- * Each worker still runs every file in its own sandboxed child. */
+ * job list; the parent hands each worker one job index at a time on its
+ * command pipe, the worker sends the rendered file back on its result pipe,
+ * and the parent prints results in list order (a bounded window of finished
+ * jobs waits for its turn).  Each worker still runs every file in its own
+ * sandboxed child. */
 #include "cli.h"
 #include "progress.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 typedef struct record_head {
+    uint64_t index; /* the job this answers */
     uint64_t len;
     uint8_t verdict;
     uint8_t failing;
@@ -140,26 +144,122 @@ static char *render_job(cli *c, const pj_cli_job *j, size_t *len)
     return buf;
 }
 
-static void worker(cli *c, unsigned w, int fd)
+/* A worker: reads job indices from cmd until EOF, answers each with a
+ * record (head, the file's codes, the rendered text) on res. */
+static void worker(cli *c, int cmd, int res)
 {
     c->worker = true;
-    for (size_t i = w; i < c->n_jobs; i += c->jobs) {
+    c->progress = NULL; /* the parent owns the terminal */
+    uint64_t i;
+    while (read_all(cmd, &i, sizeof i) && i < c->n_jobs) {
         size_t len = 0;
         char *buf = render_job(c, &c->job_list[i], &len);
-        record_head h = {buf ? len : 0, (uint8_t)c->last_verdict, c->last_failing};
+        record_head h;
+        memset(&h, 0, sizeof h); /* no uninitialised padding on the pipe */
+        h.index = i;
+        h.len = buf ? len : 0;
+        h.verdict = (uint8_t)c->last_verdict;
+        h.failing = c->last_failing;
         if (buf == NULL) {
             h.verdict = PJ_VERDICT_ERROR;
             memset(&c->last_codes, 0, sizeof c->last_codes);
         }
         /* The file's finding codes follow the head, for the run summary. */
-        bool ok = write_all(fd, &h, sizeof h) &&
-                  write_all(fd, &c->last_codes, sizeof c->last_codes) &&
-                  write_all(fd, buf ? buf : "", h.len);
+        bool ok = write_all(res, &h, sizeof h) &&
+                  write_all(res, &c->last_codes, sizeof c->last_codes) &&
+                  write_all(res, buf ? buf : "", h.len);
         free(buf);
         if (!ok)
             break;
     }
-    close(fd);
+    close(cmd);
+    close(res);
+}
+
+/* A finished job waiting for its turn to be printed. */
+typedef struct done_job {
+    char *buf;
+    size_t len;
+    uint8_t verdict;
+    bool failing;
+    bool done;
+} done_job;
+
+typedef struct pool {
+    unsigned n;
+    int cmd[64], res[64];
+    pid_t pid[64];
+    bool alive[64];
+    int64_t busy[64]; /* job index the worker is scanning, or -1 */
+} pool;
+
+/* Scan job i in this process (a worker died or none could start). */
+static void scan_here(cli *c, size_t i, done_job *d)
+{
+    bool was_worker = c->worker;
+    c->worker = true;
+    d->buf = render_job(c, &c->job_list[i], &d->len);
+    c->worker = was_worker;
+    d->verdict = d->buf ? (uint8_t)c->last_verdict : PJ_VERDICT_ERROR;
+    d->failing = d->buf ? c->last_failing : false;
+    d->done = true;
+}
+
+/* Reads worker w's answer; false if the worker is gone or sent garbage. */
+static bool read_record(cli *c, pool *p, unsigned w, done_job *ring, size_t window)
+{
+    record_head h;
+    pj_file_codes fc;
+    char *buf = NULL;
+    if (!read_all(p->res[w], &h, sizeof h) || !read_all(p->res[w], &fc, sizeof fc) ||
+        h.index != (uint64_t)p->busy[w] || h.len >= ((uint64_t)1 << 34) ||
+        h.verdict > PJ_VERDICT_ERROR || (buf = malloc(h.len + 1)) == NULL ||
+        !read_all(p->res[w], buf, h.len)) {
+        free(buf);
+        return false;
+    }
+    pj_summary_add(&c->codes, &fc); /* checked there: a bad record adds nothing */
+    done_job *d = &ring[h.index % window];
+    d->buf = buf;
+    d->len = (size_t)h.len;
+    d->verdict = h.verdict;
+    d->failing = h.failing;
+    d->done = true;
+    p->busy[w] = -1;
+    return true;
+}
+
+static void worker_lost(cli *c, pool *p, unsigned w, done_job *ring, size_t window)
+{
+    fprintf(stderr, "picklejail: scan worker %u ended early; its file is scanned here, the others go on\n", w);
+    p->alive[w] = false;
+    close(p->cmd[w]);
+    close(p->res[w]);
+    if (p->busy[w] >= 0)
+        scan_here(c, (size_t)p->busy[w], &ring[(size_t)p->busy[w] % window]);
+    p->busy[w] = -1;
+}
+
+static void print_done(cli *c, size_t i, done_job *d, bool *printed)
+{
+    if (d->buf != NULL && d->len > 0) {
+        pj_progress_clear(c->progress);
+        if (*printed && (c->format == FMT_JSON || c->format == FMT_SARIF))
+            fputc(',', stdout);
+        fwrite(d->buf, 1, d->len, stdout);
+        if (c->format == FMT_JSONL)
+            fflush(stdout); /* streaming consumers see each file as it completes */
+        *printed = true;
+    }
+    free(d->buf);
+    c->counts[d->verdict]++;
+    c->nfiles++;
+    if (d->verdict == PJ_VERDICT_ERROR)
+        c->any_error = true;
+    if (d->failing)
+        c->any_failing = true;
+    pj_progress_file_done(c->progress, c->job_list[i].size);
+    memset(d, 0, sizeof *d);
 }
 
 void pj_cli_run_parallel(cli *c)
@@ -167,91 +267,124 @@ void pj_cli_run_parallel(cli *c)
     unsigned n = c->jobs;
     if (n > c->n_jobs)
         n = c->n_jobs ? (unsigned)c->n_jobs : 1;
-    int fds[64];
-    pid_t pids[64];
-    bool alive[64];
+    if (n > 64)
+        n = 64;
+    pool p;
+    memset(&p, 0, sizeof p);
     fflush(stdout);
-    unsigned started = 0;
     c->jobs = n;
+    /* A worker dying must not kill the parent on its next write. */
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old_pipe);
     for (unsigned w = 0; w < n; w++) {
-        int p[2];
-        if (pipe(p) != 0)
+        int cp[2], rp[2];
+        if (pipe2(cp, O_CLOEXEC) != 0)
             break;
+        if (pipe2(rp, O_CLOEXEC) != 0) {
+            close(cp[0]);
+            close(cp[1]);
+            break;
+        }
         pid_t pid = fork();
         if (pid < 0) {
-            close(p[0]);
-            close(p[1]);
+            close(cp[0]);
+            close(cp[1]);
+            close(rp[0]);
+            close(rp[1]);
             break;
         }
         if (pid == 0) {
-            close(p[0]);
-            for (unsigned k = 0; k < started; k++)
-                close(fds[k]);
-            worker(c, w, p[1]);
+            sigaction(SIGPIPE, &old_pipe, NULL);
+            close(cp[1]);
+            close(rp[0]);
+            for (unsigned k = 0; k < p.n; k++) {
+                close(p.cmd[k]);
+                close(p.res[k]);
+            }
+            worker(c, cp[0], rp[1]);
             _exit(0);
         }
-        close(p[1]);
-        fds[w] = p[0];
-        pids[w] = pid;
-        alive[w] = true;
-        started++;
+        close(cp[0]);
+        close(rp[1]);
+        p.cmd[w] = cp[1];
+        p.res[w] = rp[0];
+        p.pid[w] = pid;
+        p.alive[w] = true;
+        p.busy[w] = -1;
+        p.n++;
     }
-    if (started < n) {
-        /* Could not start every worker: scan the jobs of the missing ones here. */
-        for (unsigned w = started; w < n; w++)
-            alive[w] = false;
+    /* Jobs are handed to whichever worker is free (a large file does not hold
+     * up the files after it), and printed in input order: finished jobs wait
+     * in a ring of WINDOW slots, and no job more than WINDOW past the next one
+     * to print is handed out, which bounds the memory held. */
+    size_t window = (size_t)n * 32;
+    done_job *ring = calloc(window, sizeof *ring);
+    if (ring == NULL) {
+        fprintf(stderr, "picklejail: out of memory\n");
+        exit(EXIT_USAGE);
     }
+    size_t next_job = 0, next_print = 0;
     bool printed = false;
-    for (size_t i = 0; i < c->n_jobs; i++) {
-        unsigned w = (unsigned)(i % n);
-        record_head h;
-        pj_file_codes fc;
-        char *buf = NULL;
-        size_t len = 0;
-        if (alive[w] && read_all(fds[w], &h, sizeof h) && read_all(fds[w], &fc, sizeof fc) &&
-            h.len < ((uint64_t)1 << 34) && h.verdict <= PJ_VERDICT_ERROR &&
-            (buf = malloc(h.len + 1)) != NULL && read_all(fds[w], buf, h.len)) {
-            len = (size_t)h.len;
-            pj_summary_add(&c->codes, &fc); /* checked there: a bad record adds nothing */
-        } else {
-            free(buf);
-            buf = NULL;
-            if (w < started && alive[w]) {
-                alive[w] = false;
-                fprintf(stderr, "picklejail: scan worker %u ended early; scanning its files here\n", w);
+    while (next_print < c->n_jobs) {
+        /* Hand out work to idle workers. */
+        for (unsigned w = 0; w < p.n; w++) {
+            if (!p.alive[w] || p.busy[w] >= 0 || next_job >= c->n_jobs ||
+                next_job >= next_print + window)
+                continue;
+            uint64_t idx = next_job;
+            p.busy[w] = (int64_t)next_job++;
+            if (!write_all(p.cmd[w], &idx, sizeof idx))
+                worker_lost(c, &p, w, ring, window);
+        }
+        /* Print what is ready, in order. */
+        while (next_print < c->n_jobs && ring[next_print % window].done) {
+            print_done(c, next_print, &ring[next_print % window], &printed);
+            next_print++;
+        }
+        if (next_print >= c->n_jobs)
+            break;
+        struct pollfd pfd[64];
+        unsigned who[64], np = 0;
+        for (unsigned w = 0; w < p.n; w++) {
+            if (p.alive[w] && p.busy[w] >= 0) {
+                pfd[np].fd = p.res[w];
+                pfd[np].events = POLLIN;
+                who[np++] = w;
             }
-            /* Scan the job in this process instead (still sandboxed per file). */
-            bool was_worker = c->worker;
-            c->worker = true;
-            buf = render_job(c, &c->job_list[i], &len);
-            c->worker = was_worker;
-            h.verdict = (uint8_t)c->last_verdict;
-            h.failing = c->last_failing;
-            if (buf == NULL)
-                h.verdict = PJ_VERDICT_ERROR;
         }
-        if (buf != NULL && len > 0) {
-            pj_progress_clear(c->progress);
-            if (printed && (c->format == FMT_JSON || c->format == FMT_SARIF))
-                fputc(',', stdout);
-            fwrite(buf, 1, len, stdout);
-            if (c->format == FMT_JSONL)
-                fflush(stdout);
-            printed = true;
+        if (np == 0) {
+            /* No worker left (or none started): scan the next job here. */
+            if (next_job < c->n_jobs && next_job < next_print + window) {
+                scan_here(c, next_job, &ring[next_job % window]);
+                next_job++;
+            }
+            continue;
         }
-        free(buf);
-        c->counts[h.verdict]++;
-        c->nfiles++;
-        if (h.verdict == PJ_VERDICT_ERROR)
-            c->any_error = true;
-        if (h.failing)
-            c->any_failing = true;
-        pj_progress_file_done(c->progress, c->job_list[i].size);
+        if (poll(pfd, np, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            for (unsigned k = 0; k < np; k++)
+                worker_lost(c, &p, who[k], ring, window);
+            continue;
+        }
+        for (unsigned k = 0; k < np; k++) {
+            if (pfd[k].revents == 0)
+                continue;
+            if (!read_record(c, &p, who[k], ring, window))
+                worker_lost(c, &p, who[k], ring, window);
+        }
     }
-    for (unsigned w = 0; w < started; w++) {
-        close(fds[w]);
+    free(ring);
+    for (unsigned w = 0; w < p.n; w++) {
+        if (p.alive[w]) {
+            close(p.cmd[w]); /* EOF: the worker exits */
+            close(p.res[w]);
+        }
         int st;
-        while (waitpid(pids[w], &st, 0) < 0 && errno == EINTR) {
+        while (waitpid(p.pid[w], &st, 0) < 0 && errno == EINTR) {
         }
     }
+    sigaction(SIGPIPE, &old_pipe, NULL);
 }

@@ -121,6 +121,54 @@ class WalkTest(unittest.TestCase):
                 p.stdout.close()
                 p.stderr.close()
 
+    def test_workers_lost_mid_run_same_results(self):
+        """Workers killed mid-run: their files are scanned by the parent, and
+        the results are those of -j 1, in order."""
+        for i in range(30):
+            self.write("t/f%02d.pkl" % i, OS_SYSTEM_P0 if i % 7 == 0 else BENIGN_P2)
+        t = os.path.join(self.dir, "t")
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        _, ref, _, _ = self.scan_jsonl("-j", "1", t)
+        # The fifo (named explicitly, so read) holds its worker until written.
+        p = subprocess.Popen([pjtest.BIN, "scan", "-j", "2", "--format", "jsonl", fifo, t],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            children = []
+            deadline = time.time() + 30
+            while len(children) < 2 and time.time() < deadline:
+                time.sleep(0.2)
+                with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                    children = [int(x) for x in f.read().split()]
+            self.assertEqual(len(children), 2, "two workers expected")
+            for pid in children:
+                os.kill(pid, 9)
+            # Wait until they are really gone: a dying worker still blocked in
+            # open() of the fifo would take the write meant for the parent.
+            for pid in children:
+                while time.time() < deadline + 30:
+                    try:
+                        with open("/proc/%d/stat" % pid) as f:
+                            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                                break
+                    except OSError:
+                        break
+                    time.sleep(0.05)
+            with open(fifo, "wb") as f:
+                f.write(OS_SYSTEM_P0)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(b"ended early", err)
+        self.assertNotIn(b"AddressSanitizer", err)
+        files, _ = jsonl(out.decode())
+        self.assertEqual(files[0]["path"], fifo)
+        self.assertEqual(files[0]["verdict"], "dangerous")
+        self.assertEqual(files[1:], ref)
+
     def test_stdin_in_parallel_mode_read_once(self):
         a = self.write("a.pkl")
         b = self.write("b.pkl")
