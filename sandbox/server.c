@@ -333,6 +333,16 @@ static void server_drop(bool reap)
     srv_pid = 0;
 }
 
+static void server_at_exit(void)
+{
+    /* Never wait for the lock at exit: another thread may hold it. */
+    if (pthread_mutex_trylock(&srv_lock) != 0)
+        return;
+    if (srv_sock >= 0)
+        server_drop(srv_owner == getpid());
+    pthread_mutex_unlock(&srv_lock);
+}
+
 static bool server_start(const struct sock_fprog *prog)
 {
     int sv[2];
@@ -369,6 +379,11 @@ static bool server_start(const struct sock_fprog *prog)
     srv_owner = self;
     srv_tid = gettid();
     srv_starts++;
+    /* At exit, stop and reap the server (its CPU time then counts for this
+     * process, and it is not left to init). */
+    static bool at_exit;
+    if (!at_exit)
+        at_exit = atexit(server_at_exit) == 0;
     srv_exec = use_exec;
     srv_answered = false;
     return true;

@@ -31,18 +31,20 @@ echo "--- library: pj_scan_fd per file ($PIN)"
 $PIN $OUT/bench_sandbox -r "$ROUNDS" "$IN"
 
 echo "--- CLI: picklejail scan -j 1 --format json DIR ($PIN), median of $ROUNDS runs"
+# One run: "wall cpu" in seconds; cpu = user + system of the CLI and of the
+# processes it reaped (scanner children, fork server).
 cli_run() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  $PIN build/release/picklejail scan -j 1 --format json "$@" "$IN" >/dev/null || [ $? -eq 1 ]
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+  local TIMEFORMAT='%R %U %S' t
+  t=$( { time $PIN build/release/picklejail scan -j 1 --format json "$@" "$IN" >/dev/null 2>&1; } 2>&1 )
+  echo "$t" | awk '{print $1, $2 + $3}'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ts=$(for i in $(seq "$ROUNDS"); do cli_run; done | median)
-tn=$(for i in $(seq "$ROUNDS"); do cli_run --no-sandbox; done | median)
-awk -v ts="$ts" -v tn="$tn" -v n="$N" 'BEGIN {
-  printf "cli no-sandbox: %8.1f us/file %8.0f files/s\n", tn / n * 1e6, n / tn;
-  printf "cli sandbox:    %8.1f us/file %8.0f files/s\n", ts / n * 1e6, n / ts;
-  printf "cli overhead:   %8.1f us/file\n", (ts - tn) / n * 1e6 }'
+rs=$(for i in $(seq "$ROUNDS"); do cli_run; done)
+rn=$(for i in $(seq "$ROUNDS"); do cli_run --no-sandbox; done)
+ts=$(echo "$rs" | cut -d' ' -f1 | median); cs=$(echo "$rs" | cut -d' ' -f2 | median)
+tn=$(echo "$rn" | cut -d' ' -f1 | median); cn=$(echo "$rn" | cut -d' ' -f2 | median)
+awk -v ts="$ts" -v tn="$tn" -v cs="$cs" -v cn="$cn" -v n="$N" 'BEGIN {
+  printf "cli no-sandbox: %8.1f us/file wall %8.1f us/file cpu  %8.0f files/s\n", tn / n * 1e6, cn / n * 1e6, n / tn;
+  printf "cli sandbox:    %8.1f us/file wall %8.1f us/file cpu  %8.0f files/s\n", ts / n * 1e6, cs / n * 1e6, n / ts;
+  printf "cli overhead:   %8.1f us/file wall %8.1f us/file cpu\n", (ts - tn) / n * 1e6, (cs - cn) / n * 1e6 }'
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
