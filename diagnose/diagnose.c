@@ -392,8 +392,15 @@ static void stream_rules(const diag_target *t, pj_report *r)
                              (unsigned long long)f.offset, pj_code_id(f.code));
                 break;
             }
-            if (strstr(msg, "CPython's unpickler allocates") != NULL)
+            if (strstr(msg, "CPython's unpickler allocates") != NULL) {
+                /* A far memo key makes CPython grow its memo array to twice the
+                 * key (8-byte slots): harmless for small keys, MemoryError once
+                 * that is gigabytes (2^28 keys = 4 GiB). */
+                const char *kp = strstr(msg, "memo key ");
+                if (kp == NULL || strtoull(kp + 9, NULL, 10) < (1ull << 28))
+                    continue;
                 type = "MemoryError";
+            }
             else if (strncmp(msg, "the STRING opcode", 17) == 0)
                 type = "_pickle.UnpicklingError";
             else if (f.code == PJ_BAD_OPERAND_TYPE && strstr(msg, "(SETITEM") != NULL)

@@ -285,6 +285,19 @@ class TestDiagnoseCli(unittest.TestCase):
         self.assertEqual(failing(doc["files"][0]), [])
         self.assertEqual(rc, 0)
 
+    def test_far_memo_key_loads_unless_gigabytes(self):
+        # CPython grows its memo to twice a far key: fine at 5000, MemoryError at 2^32-1.
+        def far(key):
+            body = b"K\x01r" + key.to_bytes(4, "little") + b"j" + key.to_bytes(4, "little") + b"."
+            return b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body
+        rc, doc = diagnose_json(self.write("near.pkl", far(5000)))
+        self.assertEqual(failing(doc["files"][0]), [])
+        self.assertEqual(rc, 0)
+        rc, doc = diagnose_json(self.write("far.pkl", far(0xFFFFFFFF)))
+        msgs = [f["message"] for f in failing(doc["files"][0])]
+        self.assertTrue(any(m.startswith("will fail: MemoryError") for m in msgs), msgs)
+        self.assertEqual(rc, 1)
+
     def test_hostile_module_names(self):
         # Path separators never reach the disk; hundreds of modules stay bounded.
         body = b"c../../etc\npasswd\n0" + b"".join(b"cmod%d.sub\nX\n0" % i for i in range(600))

@@ -702,6 +702,27 @@ static void test_more_rules(void **state)
     pj_diagnose_apply(&NO_ENV, r);
     assert_msg(find(r, PJ_LOAD_STREAM_ERROR), "will fail: MemoryError");
     pj_report_free(r);
+
+    /* A far memo key: CPython loads it unless the memo array it grows is gigabytes. */
+    static const char far_key[] =
+        "memo key %llu is far beyond the 0 entries so far: no pickler writes this, and "
+        "CPython's unpickler allocates %llu memo slots for it (MemoryError when large) "
+        "(BINPUT at offset 2)";
+    char msg[256];
+    snprintf(msg, sizeof msg, far_key, 5000ull, 10000ull);
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    pj_report_add_finding(r, PJ_BAD_MEMO_KEY, PJ_SEV_SUSPICIOUS, s, 2, "%s", msg);
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_null(find(r, PJ_LOAD_STREAM_ERROR));
+    pj_report_free(r);
+    snprintf(msg, sizeof msg, far_key, 4294967295ull, 8589934590ull);
+    r = mk("pickle");
+    s = add_stream(r, 2);
+    pj_report_add_finding(r, PJ_BAD_MEMO_KEY, PJ_SEV_SUSPICIOUS, s, 2, "%s", msg);
+    pj_diagnose_apply(&NO_ENV, r);
+    assert_msg(find(r, PJ_LOAD_STREAM_ERROR), "will fail: MemoryError");
+    pj_report_free(r);
 }
 
 static void test_findings_cap(void **state)
