@@ -1771,12 +1771,36 @@ static bool collect_mark(vm *v, pj_vkind kind, pj_val *out)
     return collect(v, kind, start, out);
 }
 
+static bool maybe_object(const pj_val *x);
+
 static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
 {
     if (start == v->sp)
         return true; /* CPython: nothing to add is a no-op on any object */
     if (pairs && (v->sp - start) % 2 != 0)
         return fail(v, PJ_ODD_ITEMS, "odd number of items for SETITEMS");
+    /* Where CPython raises, the load stops: a list takes APPEND(S) only
+     * (dicts and sets have no append/extend: AttributeError), a dict takes
+     * SETITEM(S) (a set refuses item assignment: TypeError; a list only with
+     * integer indexes, which never grows it).  Index ranges are not judged:
+     * calls we do not run may have grown the list. */
+    bool appending = v->op == OP_APPEND || v->op == OP_APPENDS;
+    if (appending && (target->kind == V_DICT || target->kind == V_SET))
+        return fail(v, PJ_BAD_OPERAND_TYPE, "%s target has no append() (a %s)",
+                    pj_opcode_table[v->op].name, target->kind == V_DICT ? "dict" : "set");
+    if (pairs && target->kind == V_SET)
+        return fail(v, PJ_BAD_OPERAND_TYPE, "%s on a set: no item assignment",
+                    pj_opcode_table[v->op].name);
+    if (pairs && target->kind == V_LIST) {
+        for (size_t i = start; i < v->sp; i += 2) {
+            const pj_val *k = &v->stack[i];
+            if (k->kind != V_INT && k->kind != V_BOOL && !maybe_object(k))
+                return fail(v, PJ_BAD_OPERAND_TYPE, "%s on a list with a non-integer index",
+                            pj_opcode_table[v->op].name);
+        }
+        v->sp = start; /* replaces elements: nothing new to keep */
+        return true;
+    }
     if (target->kind == V_DICT && target->u.seq == NULL && pairs && has_key_of_interest(v, start, v->sp)) {
         /* A summary-only dict receiving state keys: give this copy a body. */
         target->u.seq = new_seq(v);
@@ -2502,7 +2526,7 @@ static void fast_run(vm *v)
             pj_val *t = &stack[start - 1];
             if (start == sp)
                 break; /* nothing to add: a no-op on anything */
-            if (t->kind == V_LIST && t->u.seq == NULL) {
+            if (t->kind == V_LIST && t->u.seq == NULL && op == OP_APPENDS) {
                 sp = start; /* a summary-only list: nothing kept */
                 break;
             }
