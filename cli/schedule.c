@@ -1,6 +1,6 @@
 /* -j N: scan files in N worker processes.  The walk has already produced the
- * job list; the parent hands each worker one job index at a time on its
- * command pipe, the worker sends the rendered file back on its result pipe,
+ * job list; the parent hands job indices to the workers with the shortest
+ * queues on their command pipes, the worker sends the rendered file back on its result pipe,
  * and the parent prints results in list order (a bounded window of finished
  * jobs waits for its turn).  Each worker still runs every file in its own
  * sandboxed child. */
@@ -185,16 +185,38 @@ typedef struct done_job {
     bool done;
 } done_job;
 
+enum { QUEUE_MAX = 8, QUEUE_BYTES = 1 << 20 };
+/* Finished jobs waiting to be printed: at most this many, and no new job is
+ * handed out while their text holds more than WINDOW_BYTES. */
+enum { WINDOW_JOBS = 4096 };
+#define WINDOW_BYTES ((size_t)256 << 20)
+
 typedef struct pool {
     unsigned n;
     int cmd[64], res[64];
     pid_t pid[64];
     bool alive[64];
-    int64_t busy[64]; /* job index the worker is scanning, or -1 */
+    /* Jobs sent to each worker and not yet answered, oldest first: a
+     * worker finds its next job already queued instead of waiting for the
+     * parent to wake up (which costs most on a loaded machine). */
+    uint64_t queue[64][QUEUE_MAX];
+    unsigned q_head[64], q_n[64];
+    uint64_t q_bytes[64];
+    size_t held; /* bytes of finished text not yet printed */
 } pool;
 
+/* May job j go to worker w now?  An idle worker takes anything; behind a
+ * queued job only small files queue (up to QUEUE_MAX, QUEUE_BYTES in all),
+ * so no file waits behind a big one while another worker is free. */
+static bool can_queue(const pool *p, unsigned w, const pj_cli_job *j)
+{
+    if (!p->alive[w] || p->q_n[w] >= QUEUE_MAX)
+        return false;
+    return p->q_n[w] == 0 || p->q_bytes[w] + j->size <= QUEUE_BYTES;
+}
+
 /* Scan job i in this process (a worker died or none could start). */
-static void scan_here(cli *c, size_t i, done_job *d)
+static void scan_here(cli *c, pool *p, size_t i, done_job *d)
 {
     bool was_worker = c->worker;
     c->worker = true;
@@ -203,6 +225,7 @@ static void scan_here(cli *c, size_t i, done_job *d)
     d->verdict = d->buf ? (uint8_t)c->last_verdict : PJ_VERDICT_ERROR;
     d->failing = d->buf ? c->last_failing : false;
     d->done = true;
+    p->held += d->len;
 }
 
 /* Reads worker w's answer; false if the worker is gone or sent garbage. */
@@ -212,7 +235,7 @@ static bool read_record(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     pj_file_codes fc;
     char *buf = NULL;
     if (!read_all(p->res[w], &h, sizeof h) || !read_all(p->res[w], &fc, sizeof fc) ||
-        h.index != (uint64_t)p->busy[w] || h.len >= ((uint64_t)1 << 34) ||
+        p->q_n[w] == 0 || h.index != p->queue[w][p->q_head[w]] || h.len >= ((uint64_t)1 << 34) ||
         h.verdict > PJ_VERDICT_ERROR || (buf = malloc(h.len + 1)) == NULL ||
         !read_all(p->res[w], buf, h.len)) {
         free(buf);
@@ -225,7 +248,10 @@ static bool read_record(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     d->verdict = h.verdict;
     d->failing = h.failing;
     d->done = true;
-    p->busy[w] = -1;
+    p->held += d->len;
+    p->q_bytes[w] -= c->job_list[h.index].size;
+    p->q_head[w] = (p->q_head[w] + 1) % QUEUE_MAX;
+    p->q_n[w]--;
     return true;
 }
 
@@ -235,9 +261,12 @@ static void worker_lost(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     p->alive[w] = false;
     close(p->cmd[w]);
     close(p->res[w]);
-    if (p->busy[w] >= 0)
-        scan_here(c, (size_t)p->busy[w], &ring[(size_t)p->busy[w] % window]);
-    p->busy[w] = -1;
+    for (; p->q_n[w] > 0; p->q_n[w]--) {
+        uint64_t i = p->queue[w][p->q_head[w]];
+        scan_here(c, p, (size_t)i, &ring[i % window]);
+        p->q_head[w] = (p->q_head[w] + 1) % QUEUE_MAX;
+    }
+    p->q_bytes[w] = 0;
 }
 
 static void print_done(cli *c, size_t i, done_job *d, bool *printed)
@@ -312,14 +341,13 @@ void pj_cli_run_parallel(cli *c)
         p.res[w] = rp[0];
         p.pid[w] = pid;
         p.alive[w] = true;
-        p.busy[w] = -1;
         p.n++;
     }
     /* Jobs are handed to whichever worker is free (a large file does not hold
      * up the files after it), and printed in input order: finished jobs wait
      * in a ring of WINDOW slots, and no job more than WINDOW past the next one
      * to print is handed out, which bounds the memory held. */
-    size_t window = (size_t)n * 32;
+    size_t window = WINDOW_JOBS;
     done_job *ring = calloc(window, sizeof *ring);
     if (ring == NULL) {
         fprintf(stderr, "picklejail: out of memory\n");
@@ -328,18 +356,25 @@ void pj_cli_run_parallel(cli *c)
     size_t next_job = 0, next_print = 0;
     bool printed = false;
     while (next_print < c->n_jobs) {
-        /* Hand out work to idle workers. */
-        for (unsigned w = 0; w < p.n; w++) {
-            if (!p.alive[w] || p.busy[w] >= 0 || next_job >= c->n_jobs ||
-                next_job >= next_print + window)
-                continue;
-            uint64_t idx = next_job;
-            p.busy[w] = (int64_t)next_job++;
-            if (!write_all(p.cmd[w], &idx, sizeof idx))
-                worker_lost(c, &p, w, ring, window);
+        /* Hand out work, each job to the live worker with the shortest queue. */
+        while (next_job < c->n_jobs && next_job < next_print + window &&
+               p.held < WINDOW_BYTES) {
+            unsigned best = p.n;
+            for (unsigned w = 0; w < p.n; w++)
+                if (p.alive[w] && (best == p.n || p.q_n[w] < p.q_n[best]))
+                    best = w;
+            if (best == p.n || !can_queue(&p, best, &c->job_list[next_job]))
+                break;
+            uint64_t idx = next_job++;
+            p.queue[best][(p.q_head[best] + p.q_n[best]) % QUEUE_MAX] = idx;
+            p.q_n[best]++;
+            p.q_bytes[best] += c->job_list[idx].size;
+            if (!write_all(p.cmd[best], &idx, sizeof idx))
+                worker_lost(c, &p, best, ring, window);
         }
         /* Print what is ready, in order. */
         while (next_print < c->n_jobs && ring[next_print % window].done) {
+            p.held -= ring[next_print % window].len;
             print_done(c, next_print, &ring[next_print % window], &printed);
             next_print++;
         }
@@ -348,7 +383,7 @@ void pj_cli_run_parallel(cli *c)
         struct pollfd pfd[64];
         unsigned who[64], np = 0;
         for (unsigned w = 0; w < p.n; w++) {
-            if (p.alive[w] && p.busy[w] >= 0) {
+            if (p.alive[w] && p.q_n[w] > 0) {
                 pfd[np].fd = p.res[w];
                 pfd[np].events = POLLIN;
                 who[np++] = w;
@@ -357,7 +392,7 @@ void pj_cli_run_parallel(cli *c)
         if (np == 0) {
             /* No worker left (or none started): scan the next job here. */
             if (next_job < c->n_jobs && next_job < next_print + window) {
-                scan_here(c, next_job, &ring[next_job % window]);
+                scan_here(c, &p, next_job, &ring[next_job % window]);
                 next_job++;
             }
             continue;
