@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Files per second of the whole CLI pipeline (walk, sandboxed scan per file,
 # JSON Lines out) over N small pickles in a 100-directory tree, with -j 1 and
-# -j 2 (issue #9).  Release build; ROUNDS runs each, median wall time; the
+# -j 2 (issue #9).  Release build; ROUNDS interleaved runs each, median wall time; the
 # load average is printed before and after (a busy machine skews -j 2 most).
-# Results measured on the project machine are in bench/pipeline/README.md.
+# Then the load-balance check (held.py).  Results measured on the project
+# machine are in bench/pipeline/README.md.
 # Env: N (files, default 10000), ROUNDS (default 5), JOBS (default "1 2").
 set -eu
 cd "$(dirname "$0")/../.."
@@ -31,10 +32,23 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 run_once -j 1 >/dev/null # warm the page cache
 lines=$(wc -l <"$OUT/out.jsonl")
 [ "$lines" -eq "$N" ] || { echo "expected $N JSON lines, got $lines" >&2; exit 1; }
+# Rounds interleave the -j values, so a change in the machine's load
+# affects each of them alike.
+for i in $(seq "$ROUNDS"); do
+  for j in $JOBS; do echo "$j $(run_once -j "$j")"; done
+done >"$OUT/times"
 for j in $JOBS; do
-  all=$(for i in $(seq "$ROUNDS"); do run_once -j "$j"; done)
+  all=$(awk -v j="$j" '$1 == j {print $2}' "$OUT/times")
   t=$(echo "$all" | median)
   awk -v t="$t" -v n="$N" -v j="$j" -v all="$(echo $all)" 'BEGIN {
     printf "-j %-2s median %6.2f s  %7.0f files/s  (runs: %s)\n", j, t, n / t, all }'
+done
+# Load balance: a fifo named first holds one worker for HOLD s; the time the
+# run still takes after it is released is what was queued behind it.
+HOLD=${HOLD:-4}
+held_dirs=$(ls -d "$IN"/d0* | head -n 10) # 10 directories, 1,000 files at N=10000
+for j in 2; do
+  all=$(for i in $(seq 3); do /usr/bin/python3 bench/pipeline/held.py "$BIN" "$j" "$HOLD" $held_dirs; done)
+  echo "-j $j one input held ${HOLD} s before 1,000 files: still $(echo "$all" | median) s after its release (median; runs: $(echo $all))"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
