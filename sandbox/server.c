@@ -79,6 +79,12 @@ static bool srv_no_exec;  /* an exec'd server never answered: copy instead */
 /* Give up on the server after this many starts (it keeps dying). */
 #define SERVER_MAX_STARTS 4
 
+/* Starting the server (execve, the dynamic linker, the warm-up) costs ~4 ms;
+ * it saves tens of microseconds per file.  The first files of a process
+ * are started directly, so a scan of a few files is not slower. */
+#define SERVER_AFTER 16
+static unsigned srv_direct; /* file scans without a server in this process */
+
 /* ---- the server process ---- */
 
 /* Everything but the socket (fd 0) is closed: children start with nothing
@@ -323,9 +329,13 @@ static void server_drop(bool reap)
     if (srv_sock >= 0)
         (void)close(srv_sock);
     srv_sock = -1;
-    if (reap && srv_pid > 0)
+    if (reap && srv_pid > 0) {
+        /* Unreaped, so the pid is still ours; the server holds nothing that
+         * needs an orderly end, and may still be starting. */
+        (void)kill(srv_pid, SIGKILL);
         while (waitpid(srv_pid, NULL, 0) < 0 && errno == EINTR)
             ;
+    }
     /* An exec'd server that died before its first answer could not start:
      * copies from now on. */
     if (srv_exec && !srv_answered)
@@ -399,11 +409,16 @@ static bool server_ready(const struct sock_fprog *prog)
         srv_pid = 0;
         srv_starts = 0;
         srv_no_exec = false;
+        srv_direct = 0;
     }
     if (srv_sock >= 0)
         return srv_tid == gettid();
     if (!__libc_single_threaded || srv_starts >= SERVER_MAX_STARTS)
         return false;
+    if (srv_starts == 0 && srv_direct < SERVER_AFTER) {
+        srv_direct++;
+        return false;
+    }
     return server_start(prog);
 }
 

@@ -297,7 +297,10 @@ static void test_no_leaks(void **state)
     pj_options o;
     opts(&o);
     o.test_misbehave = pj_test_misbehave_parse("segv");
-    pj_report_free(scan_path(pg, &o)); /* the fork server's socket is open from here on */
+    /* The fork server starts after a process's first 16 file scans; its
+     * socket is open from here on. */
+    for (int i = 0; i < 20; i++)
+        pj_report_free(scan_path(pg, &o));
     int before = count_fds();
     for (int i = 0; i < 2000; i++) {
         pj_report *r = scan_path(i % 10 == 0 ? pb : pg, &o);
@@ -351,6 +354,10 @@ static void fork_server(bool exec_mode)
     const char *p = write_file("srv.pkl", evil, sizeof evil - 1);
     pj_options o;
     opts(&o);
+    /* Past the first 16 file scans of the process, the server starts at
+     * the first scan after a shutdown. */
+    for (int i = 0; i < 20; i++)
+        pj_report_free(scan_path(p, &o));
     pj_sandbox_shutdown();
     pj_report *r = scan_path(p, &o);
     assert_true(has_global(r, "os", "system"));
