@@ -79,7 +79,7 @@ static bool srv_no_exec;  /* an exec'd server never answered: copy instead */
 /* Give up on the server after this many starts (it keeps dying). */
 #define SERVER_MAX_STARTS 4
 
-/* Starting the server (execve, the dynamic linker, the warm-up) costs ~4 ms;
+/* Starting the server (execve, the dynamic linker, the warm-up) costs ~1 ms;
  * it saves tens of microseconds per file.  The first files of a process
  * are started directly, so a scan of a few files is not slower. */
 #define SERVER_AFTER 16
