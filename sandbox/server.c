@@ -294,8 +294,13 @@ __attribute__((constructor)) static void server_exec_entry(int argc, char **argv
  * SERVER_ENV reaches server_exec_entry. */
 static bool exec_possible(void)
 {
-    extern const char __executable_start[], etext[];
+    /* Defined by the GNU, gold and LLVM linkers; weak, so another linker
+     * only turns the exec'd server off. */
+    extern const char __executable_start[] __attribute__((weak));
+    extern const char etext[] __attribute__((weak));
     uintptr_t a = (uintptr_t)&server_exec_entry;
+    if (__executable_start == NULL || etext == NULL)
+        return false;
 #ifdef PJ_TEST_BUILD
     if (getenv("PJ_TEST_SERVER_NO_EXEC") != NULL) /* tests of the copy */
         return false;
