@@ -187,9 +187,12 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
      * The server itself never writes a file or executes a program. */
     if (pj_sandbox_preset() != 0)
         pj_sandbox_exit(0);
+    /* The socket moves to fd 0 and its old number is closed (test builds
+     * keep fd 2 open in every child: it must never be the socket). */
     if (sock != 0) {
         if (dup2(sock, 0) != 0)
             pj_sandbox_exit(0);
+        (void)close(sock);
         sock = 0;
     }
     server_close_others();
