@@ -22,6 +22,7 @@ typedef struct pj_cli_job {
     char *error;
     uint64_t size; /* bytes (stat at walk time); 0 for stdin, errors, non-regular files */
     bool is_stdin; /* the "-" argument (a list entry "-" is a file named -) */
+    bool walked;   /* found inside a directory (not named explicitly) */
 } pj_cli_job;
 
 typedef struct cli {
@@ -68,6 +69,10 @@ bool pj_cli_walk_list(cli *c, const char *name);
 bool pj_cli_stdin_once(int nargs, char **args, size_t nlists, const char **lists);
 void pj_cli_add_skipped(cli *c, const char *path, const char *reason, const char *message);
 void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size);
+/* walk.c: open a file job for scanning; -1 with the reason in msg.  A file
+ * found while walking must still be a regular file, and is not reached
+ * through a symlink swapped in since the walk (unless --follow-symlinks). */
+int pj_cli_open_job(const cli *c, const pj_cli_job *j, char *msg, size_t cap);
 /* Frees the job list and the skipped list. */
 void pj_cli_free_jobs(cli *c);
 /* The default for -j: CPUs this process may run on, 1 to 64. */

@@ -207,10 +207,9 @@ void pj_cli_run_job(cli *c, const pj_cli_job *j)
         scan_fd(c, "-", STDIN_FILENO);
         return;
     }
-    int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    char msg[256];
+    int fd = pj_cli_open_job(c, j, msg, sizeof msg);
     if (fd < 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
         error_file(c, j->path, msg);
         return;
     }

@@ -47,6 +47,7 @@ void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size)
     j->error = dup_or_null(error);
     j->size = size;
     j->is_stdin = false;
+    j->walked = false;
     if (j->path == NULL || (error && j->error == NULL)) {
         fprintf(stderr, "picklejail: out of memory listing files\n");
         exit(EXIT_USAGE);

@@ -223,6 +223,7 @@ static void walk_entry(cli *c, walk_state *w, const char *path, int depth)
         enter_dir(c, w, path, &st, depth);
     } else if (S_ISREG(st.st_mode)) {
         pj_cli_add_job(c, path, NULL, (uint64_t)st.st_size);
+        c->job_list[c->n_jobs - 1].walked = true;
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "%s, not scanned while walking a directory", special_kind(st.st_mode));
@@ -247,6 +248,41 @@ static void walk_top(cli *c, const char *path)
         return;
     }
     pj_cli_add_job(c, path, NULL, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+}
+
+int pj_cli_open_job(const cli *c, const pj_cli_job *j, char *msg, size_t cap)
+{
+    if (!j->walked) {
+        /* Named explicitly: a fifo or device is read as asked. */
+        int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            snprintf(msg, cap, "cannot open: %s", strerror(errno));
+        return fd;
+    }
+    /* The tree may have changed since the walk (an upload directory): no
+     * blocking on a fifo put in its place, no link swapped in followed. */
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (!c->follow_symlinks)
+        flags |= O_NOFOLLOW;
+    int fd = open(j->path, flags);
+    if (fd < 0) {
+        snprintf(msg, cap, "cannot open: %s%s", strerror(errno),
+                 errno == ELOOP ? " (replaced by a symbolic link since the walk)" : "");
+        return -1;
+    }
+    struct stat st;
+    int fl;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(msg, cap, "cannot open: no longer a regular file (changed since the walk)");
+        close(fd);
+        return -1;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        snprintf(msg, cap, "cannot open: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 void pj_cli_walk(cli *c, const char *arg)

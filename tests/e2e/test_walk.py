@@ -225,6 +225,42 @@ class WalkTest(unittest.TestCase):
         self.assertEqual(skipped, [])
         self.assertEqual(rc, 1)
 
+    def test_tree_changed_after_the_walk(self):
+        """A walked file replaced by a symlink (pointing out of the tree) or by
+        a fifo between the walk and its scan is an error, not followed, and
+        does not hang the scan."""
+        outside = self.write("outside/secret.pkl", OS_SYSTEM_P0)
+        self.write("t/b.pkl")
+        self.write("t/c.pkl")
+        t = os.path.join(self.dir, "t")
+        gate = os.path.join(self.dir, "gate")
+        os.mkfifo(gate)
+        # -j 1: with more workers the others scan b and c while the gate waits.
+        for j in ("1",):
+            p = subprocess.Popen([pjtest.BIN, "scan", "-j", j, "--format", "jsonl", gate, t],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                # Opening the gate returns once the scan reads it: the walk is done.
+                with open(gate, "wb") as g:
+                    os.unlink(os.path.join(t, "b.pkl"))
+                    os.symlink(outside, os.path.join(t, "b.pkl"))
+                    os.unlink(os.path.join(t, "c.pkl"))
+                    os.mkfifo(os.path.join(t, "c.pkl"))
+                    g.write(BENIGN_P2)
+                out, err = p.communicate(timeout=120)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual(p.returncode, 2, err)
+            files, _ = jsonl(out.decode())
+            self.assertEqual([f["verdict"] for f in files], ["safe", "error", "error"])
+            self.assertIn("symbolic link", files[1]["error"])
+            self.assertIn("no longer a regular file", files[2]["error"])
+            for n in ("b.pkl", "c.pkl"):
+                os.unlink(os.path.join(t, n))
+                self.write(os.path.join("t", n))
+
     def test_fifo_and_socket_in_tree_skipped(self):
         self.write("d/a.pkl")
         os.mkfifo(os.path.join(self.dir, "d/pipe"))
