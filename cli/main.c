@@ -472,7 +472,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc && n_lists == 0) {
-        fprintf(stderr, "picklejail: no PATH given (use - for standard input)\n");
+        fprintf(stderr, "picklejail: no PATH given (use - for standard input, or --files-from)\n");
         rc = EXIT_USAGE;
         goto out;
     }
