@@ -147,12 +147,31 @@ static char *render_job(cli *c, const pj_cli_job *j, size_t *len)
 
 /* A worker: reads job indices from cmd until EOF, answers each with a
  * record (head, the file's codes, the rendered text) on res. */
+/* Is another job already waiting on the command pipe? */
+static bool command_waiting(int cmd)
+{
+    struct pollfd p = {.fd = cmd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
+enum { QUEUE_MAX = 16, QUEUE_BYTES = 1 << 20 };
+
 static void worker(cli *c, int cmd, int res)
 {
     c->worker = true;
     c->progress = NULL; /* the parent owns the terminal */
+    /* Finished records are sent in small batches while more jobs are
+     * queued: every write wakes the parent, and on this kind of machine a
+     * wake-up costs as much as a tenth of a small file's scan.  A batch
+     * goes out when no job is waiting (the worker would block) or at half
+     * the queue, so the parent refills it while the rest is scanned. */
+    char *batch = NULL;
+    size_t batch_len = 0;
+    FILE *pending = open_memstream(&batch, &batch_len);
+    unsigned batched = 0;
+    bool ok = pending != NULL;
     uint64_t i;
-    while (read_all(cmd, &i, sizeof i) && i < c->n_jobs) {
+    while (ok && read_all(cmd, &i, sizeof i) && i < c->n_jobs) {
         size_t len = 0;
         char *buf = render_job(c, &c->job_list[i], &len);
         record_head h;
@@ -166,13 +185,22 @@ static void worker(cli *c, int cmd, int res)
             memset(&c->last_codes, 0, sizeof c->last_codes);
         }
         /* The file's finding codes follow the head, for the run summary. */
-        bool ok = write_all(res, &h, sizeof h) &&
-                  write_all(res, &c->last_codes, sizeof c->last_codes) &&
-                  write_all(res, buf ? buf : "", h.len);
+        ok = fwrite(&h, sizeof h, 1, pending) == 1 &&
+             fwrite(&c->last_codes, sizeof c->last_codes, 1, pending) == 1 &&
+             (h.len == 0 || fwrite(buf, h.len, 1, pending) == 1);
         free(buf);
-        if (!ok)
-            break;
+        batched++;
+        if (ok && (batched >= QUEUE_MAX / 2 || !command_waiting(cmd))) {
+            ok = fflush(pending) == 0 && write_all(res, batch, batch_len);
+            rewind(pending);
+            batched = 0;
+        }
     }
+    if (ok && batched > 0 && fflush(pending) == 0)
+        (void)write_all(res, batch, batch_len);
+    if (pending != NULL)
+        fclose(pending);
+    free(batch);
     close(cmd);
     close(res);
 }
@@ -186,7 +214,6 @@ typedef struct done_job {
     bool done;
 } done_job;
 
-enum { QUEUE_MAX = 8, QUEUE_BYTES = 1 << 20 };
 /* Finished jobs waiting to be printed: at most this many, and no new job is
  * handed out while their text holds more than WINDOW_BYTES. */
 enum { WINDOW_JOBS = 4096 };
