@@ -254,6 +254,7 @@ static void scan_here(cli *c, pool *p, size_t i, done_job *d)
     d->failing = d->buf ? c->last_failing : false;
     d->done = true;
     p->held += d->len;
+    pj_progress_file_done(c->progress, c->job_list[i].size); /* done, maybe not printed yet */
 }
 
 /* Reads worker w's answer; false if the worker is gone or sent garbage. */
@@ -277,6 +278,7 @@ static bool read_record(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     d->failing = h.failing;
     d->done = true;
     p->held += d->len;
+    pj_progress_file_done(c->progress, c->job_list[h.index].size);
     p->q_bytes[w] -= c->job_list[h.index].size;
     p->q_head[w] = (p->q_head[w] + 1) % QUEUE_MAX;
     p->q_n[w]--;
@@ -297,7 +299,7 @@ static void worker_lost(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     p->q_bytes[w] = 0;
 }
 
-static void print_done(cli *c, size_t i, done_job *d, bool *printed)
+static void print_done(cli *c, done_job *d, bool *printed)
 {
     if (d->buf != NULL && d->len > 0) {
         pj_progress_clear(c->progress);
@@ -315,7 +317,6 @@ static void print_done(cli *c, size_t i, done_job *d, bool *printed)
         c->any_error = true;
     if (d->failing)
         c->any_failing = true;
-    pj_progress_file_done(c->progress, c->job_list[i].size);
     memset(d, 0, sizeof *d);
 }
 
@@ -403,7 +404,7 @@ void pj_cli_run_parallel(cli *c)
         /* Print what is ready, in order. */
         while (next_print < c->n_jobs && ring[next_print % window].done) {
             p.held -= ring[next_print % window].len;
-            print_done(c, next_print, &ring[next_print % window], &printed);
+            print_done(c, &ring[next_print % window], &printed);
             next_print++;
         }
         if (next_print >= c->n_jobs)
@@ -425,7 +426,14 @@ void pj_cli_run_parallel(cli *c)
             }
             continue;
         }
-        if (poll(pfd, np, -1) < 0) {
+        /* With a progress bar, wake now and then to redraw its rate and ETA
+         * while long files are scanned. */
+        int pr = poll(pfd, np, c->progress ? 250 : -1);
+        if (pr == 0) {
+            pj_progress_tick(c->progress);
+            continue;
+        }
+        if (pr < 0) {
             if (errno == EINTR)
                 continue;
             for (unsigned k = 0; k < np; k++)

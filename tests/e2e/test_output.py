@@ -528,6 +528,33 @@ class OutputTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertNotIn(b"files", tty)
 
+    def test_progress_bar_redraws_while_a_file_holds_up_the_scan(self):
+        # -j 2: a fifo named first holds one worker; the other finishes the
+        # rest, and the bar keeps redrawing (rate, ETA) while the fifo waits.
+        import threading
+        fifo = os.path.join(self.dir, "held.pkl")
+        os.mkfifo(fifo)
+        names = [self.write("r%d.pkl" % i, BENIGN_P2) for i in range(3)]
+
+        def feed():
+            time.sleep(2.0)
+            with open(fifo, "wb") as f:
+                f.write(BENIGN_P2)
+        t = threading.Thread(target=feed)
+        t.start()
+        try:
+            rc, out, tty = self.run_pty(["scan", "-j", "2", "--format", "json", fifo, *names],
+                                        {"PICKLEJAIL_PROGRESS_DELAY_MS": "0"})
+        finally:
+            t.join()
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(strict_json(out)["files"]), 4)
+        # While the fifo waits, the count stands still and the bar is redrawn
+        # (its rate falls): one count below 4 drawn at least 4 times.
+        counts = re.findall(r"([0-3])/4 files", tty.decode("utf-8", "replace"))
+        self.assertTrue(counts, tty)
+        self.assertGreaterEqual(max(counts.count(n) for n in set(counts)), 4, counts)
+
     def test_no_progress_bar_when_stderr_is_not_a_tty(self):
         for i in range(30):
             self.write("f%03d.pkl" % i, BENIGN_P2)
