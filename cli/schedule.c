@@ -48,6 +48,7 @@ void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size)
     j->size = size;
     j->is_stdin = false;
     j->walked = false;
+    j->unsized = false;
     if (j->path == NULL || (error && j->error == NULL)) {
         fprintf(stderr, "picklejail: out of memory listing files\n");
         exit(EXIT_USAGE);
@@ -230,6 +231,7 @@ typedef struct pool {
     uint64_t queue[64][QUEUE_MAX];
     unsigned q_head[64], q_n[64];
     uint64_t q_bytes[64];
+    unsigned q_unsized[64]; /* queued jobs of unknown size (stdin, fifos) */
     size_t held; /* bytes of finished text not yet printed */
 } pool;
 
@@ -240,7 +242,9 @@ static bool can_queue(const pool *p, unsigned w, const pj_cli_job *j)
 {
     if (!p->alive[w] || p->q_n[w] >= QUEUE_MAX)
         return false;
-    return p->q_n[w] == 0 || p->q_bytes[w] + j->size <= QUEUE_BYTES;
+    if (p->q_n[w] == 0)
+        return true;
+    return !j->unsized && p->q_unsized[w] == 0 && p->q_bytes[w] + j->size <= QUEUE_BYTES;
 }
 
 /* Scan job i in this process (a worker died or none could start). */
@@ -280,6 +284,7 @@ static bool read_record(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
     p->held += d->len;
     pj_progress_file_done(c->progress, c->job_list[h.index].size);
     p->q_bytes[w] -= c->job_list[h.index].size;
+    p->q_unsized[w] -= c->job_list[h.index].unsized;
     p->q_head[w] = (p->q_head[w] + 1) % QUEUE_MAX;
     p->q_n[w]--;
     return true;
@@ -297,6 +302,7 @@ static void worker_lost(cli *c, pool *p, unsigned w, done_job *ring, size_t wind
         p->q_head[w] = (p->q_head[w] + 1) % QUEUE_MAX;
     }
     p->q_bytes[w] = 0;
+    p->q_unsized[w] = 0;
 }
 
 static void print_done(cli *c, done_job *d, bool *printed)
@@ -390,14 +396,16 @@ void pj_cli_run_parallel(cli *c)
                p.held < WINDOW_BYTES) {
             unsigned best = p.n;
             for (unsigned w = 0; w < p.n; w++)
-                if (p.alive[w] && (best == p.n || p.q_n[w] < p.q_n[best]))
+                if (can_queue(&p, w, &c->job_list[next_job]) &&
+                    (best == p.n || p.q_n[w] < p.q_n[best]))
                     best = w;
-            if (best == p.n || !can_queue(&p, best, &c->job_list[next_job]))
+            if (best == p.n)
                 break;
             uint64_t idx = next_job++;
             p.queue[best][(p.q_head[best] + p.q_n[best]) % QUEUE_MAX] = idx;
             p.q_n[best]++;
             p.q_bytes[best] += c->job_list[idx].size;
+            p.q_unsized[best] += c->job_list[idx].unsized;
             if (!write_all(p.cmd[best], &idx, sizeof idx))
                 worker_lost(c, &p, best, ring, window);
         }

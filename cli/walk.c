@@ -248,6 +248,7 @@ static void walk_top(cli *c, const char *path)
         return;
     }
     pj_cli_add_job(c, path, NULL, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+    c->job_list[c->n_jobs - 1].unsized = !S_ISREG(st.st_mode);
 }
 
 int pj_cli_open_job(const cli *c, const pj_cli_job *j, char *msg, size_t cap)
@@ -290,6 +291,7 @@ void pj_cli_walk(cli *c, const char *arg)
     if (strcmp(arg, "-") == 0) {
         pj_cli_add_job(c, "-", NULL, 0);
         c->job_list[c->n_jobs - 1].is_stdin = true;
+        c->job_list[c->n_jobs - 1].unsized = true;
         return;
     }
     walk_top(c, arg);
