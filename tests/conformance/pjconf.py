@@ -275,8 +275,9 @@ sys.addaudithook(_audit)
 # ---------------------------------------------------------------------------
 # The three ways of running a stream
 
-class RecordingUnpickler(pickle.Unpickler):
-    """C unpickler; find_class records and then defers to CPython's own."""
+class _Recording:
+    """find_class records and then defers to CPython's own; persistent ids
+    become stand-ins.  Shared by both unpicklers below."""
 
     def find_class(self, module, name):
         _finish_global()
@@ -295,7 +296,11 @@ class RecordingUnpickler(pickle.Unpickler):
         return _new_standin("persistent_load(" + summarize(pid) + ")")
 
 
-class PyRecordingUnpickler(pickle._Unpickler):
+class RecordingUnpickler(_Recording, pickle.Unpickler):
+    """C unpickler."""
+
+
+class PyRecordingUnpickler(_Recording, pickle._Unpickler):
     """Pure-Python unpickler with every opcode handler wrapped to note the
     opcode and its byte offset."""
 
@@ -324,22 +329,6 @@ class PyRecordingUnpickler(pickle._Unpickler):
                     fr = u._unframer.current_frame
                     u._pj_frame_base = u._pj_file.tell() - len(fr.getbuffer())
         return handler
-
-    def find_class(self, module, name):
-        _finish_global()
-        ev = _begin_global(module, name)
-        try:
-            with _FakeImports():
-                return super().find_class(module, name)
-        except BaseException:
-            ev["failed"] = True  # the walk stopped part way: no resolved name
-            raise
-        finally:
-            _finish_global()
-
-    def persistent_load(self, pid):
-        _REC.add({"ev": "persid", "pid": summarize(pid)})
-        return _new_standin("persistent_load(" + summarize(pid) + ")")
 
 
 # Extension codes registered for the hand-made EXT streams (CPython's registry
