@@ -326,29 +326,9 @@ static int32_t derived_of(const apply_ctx *c, const pj_call *call)
  * builtins.object, None)".  The object is judged by the class that made it:
  * find the global the rendering starts with. */
 
-static int cmp_path(const apply_ctx *c, size_t a, size_t b)
+static const char *path_of_global(const void *paths, size_t i)
 {
-    int k = strcmp(c->paths[a], c->paths[b]);
-    if (k != 0)
-        return k;
-    return a < b ? -1 : a > b;
-}
-
-static void sort_paths(const apply_ctx *c, size_t *a, size_t *tmp, size_t n)
-{
-    if (n < 2)
-        return;
-    size_t h = n / 2;
-    sort_paths(c, a, tmp, h);
-    sort_paths(c, a + h, tmp, n - h);
-    size_t i = 0, j = h, k = 0;
-    while (i < h && j < n)
-        tmp[k++] = cmp_path(c, a[i], a[j]) <= 0 ? a[i++] : a[j++];
-    while (i < h)
-        tmp[k++] = a[i++];
-    while (j < n)
-        tmp[k++] = a[j++];
-    memcpy(a, tmp, n * sizeof *a);
+    return ((char *const *)paths)[i];
 }
 
 static bool build_path_index(apply_ctx *c)
@@ -376,7 +356,7 @@ static bool build_path_index(apply_ctx *c)
         }
         c->by_path[i] = i;
     }
-    sort_paths(c, c->by_path, tmp, n);
+    pj_policy_sort_indexes(c->by_path, tmp, n, path_of_global, c->paths);
     free(tmp);
     return true;
 }

@@ -21,31 +21,34 @@ static int find_profile(const char *name)
 
 /* ---- indexes --------------------------------------------------------------- */
 
-static int cmp_rule(const pj_rule *v, size_t x, size_t y)
+static int cmp_key(pj_index_key key, const void *ctx, size_t x, size_t y)
 {
-    int c = strcmp(v[x].pattern, v[y].pattern);
+    int c = strcmp(key(ctx, x), key(ctx, y));
     if (c != 0)
         return c;
     return x < y ? -1 : x > y;
 }
 
-/* Merge sort of rule indexes by pattern (qsort has no context argument and
- * the policy keeps no globals). */
-static void sort_idx(const pj_rule *v, size_t *a, size_t *tmp, size_t n)
+void pj_policy_sort_indexes(size_t *a, size_t *tmp, size_t n, pj_index_key key, const void *ctx)
 {
     if (n < 2)
         return;
     size_t h = n / 2;
-    sort_idx(v, a, tmp, h);
-    sort_idx(v, a + h, tmp, n - h);
+    pj_policy_sort_indexes(a, tmp, h, key, ctx);
+    pj_policy_sort_indexes(a + h, tmp, n - h, key, ctx);
     size_t i = 0, j = h, k = 0;
     while (i < h && j < n)
-        tmp[k++] = cmp_rule(v, a[i], a[j]) <= 0 ? a[i++] : a[j++];
+        tmp[k++] = cmp_key(key, ctx, a[i], a[j]) <= 0 ? a[i++] : a[j++];
     while (i < h)
         tmp[k++] = a[i++];
     while (j < n)
         tmp[k++] = a[j++];
     memcpy(a, tmp, n * sizeof *a);
+}
+
+static const char *rule_pattern(const void *rules, size_t i)
+{
+    return ((const pj_rule *)rules)[i].pattern;
 }
 
 static bool rebuild_index(pj_policy *p)
@@ -78,8 +81,8 @@ static bool rebuild_index(pj_policy *p)
         free(ot);
         return false;
     }
-    sort_idx(p->rules.v, ex, tmp, ne);
-    sort_idx(p->rules.v, pr, tmp, np);
+    pj_policy_sort_indexes(ex, tmp, ne, rule_pattern, p->rules.v);
+    pj_policy_sort_indexes(pr, tmp, np, rule_pattern, p->rules.v);
     free(tmp);
     free(p->exact);
     free(p->prefix);

@@ -95,6 +95,12 @@ typedef struct pj_policy_mark {
 pj_policy_mark pj_policy_get_mark(const pj_policy *p);
 bool pj_policy_rollback(pj_policy *p, pj_policy_mark m);
 
+/* Stable merge sort of the indexes a[0..n) by the string key(ctx, index),
+ * ties by index; tmp holds n entries (qsort has no context argument and the
+ * policy keeps no globals). */
+typedef const char *(*pj_index_key)(const void *ctx, size_t index);
+void pj_policy_sort_indexes(size_t *a, size_t *tmp, size_t n, pj_index_key key, const void *ctx);
+
 /* Is the built-in profile index enabled in p? */
 bool pj_policy_profile_enabled(const pj_policy *p, int profile);
 
