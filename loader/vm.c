@@ -1782,8 +1782,11 @@ static bool add_items(vm *v, pj_val *target, size_t start, bool pairs)
     /* Where CPython raises, the load stops: a list takes APPEND(S) only
      * (dicts and sets have no append/extend: AttributeError), a dict takes
      * SETITEM(S) (a set refuses item assignment: TypeError; a list only with
-     * integer indexes, which never grows it).  Index ranges are not judged:
-     * calls we do not run may have grown the list. */
+     * integer indexes, which never grows it), and ADDITEMS calls .add() on
+     * anything but a set (lists and dicts have none).  Index ranges are not
+     * judged: calls we do not run may have grown the list. */
+    if (v->op == OP_ADDITEMS && (target->kind == V_LIST || target->kind == V_DICT))
+        return fail(v, PJ_BAD_OPERAND_TYPE, "ADDITEMS target has no add()");
     bool appending = v->op == OP_APPEND || v->op == OP_APPENDS;
     if (appending && (target->kind == V_DICT || target->kind == V_SET))
         return fail(v, PJ_BAD_OPERAND_TYPE, "%s target has no append() (a %s)",
@@ -2083,12 +2086,7 @@ static bool step(vm *v)
             return false;
         if (start == 0 || start <= v->fence)
             return underflow(v);
-        pj_val *t = &v->stack[start - 1];
-        /* CPython: no items is a no-op on anything; otherwise a non-set gets
-         * its .add() called per item (lists and dicts have none). */
-        if (v->op == OP_ADDITEMS && start < v->sp && (t->kind == V_LIST || t->kind == V_DICT))
-            return fail(v, PJ_BAD_OPERAND_TYPE, "ADDITEMS target has no add()");
-        return add_items(v, t, start, v->op == OP_SETITEMS);
+        return add_items(v, &v->stack[start - 1], start, v->op == OP_SETITEMS);
     }
     case OP_GET:
     case OP_BINGET:
