@@ -1,9 +1,9 @@
 /* -j N: scan files in N worker processes.  The walk has already produced the
  * job list; the parent hands job indices to the workers with the shortest
- * queues on their command pipes, the worker sends the rendered file back on its result pipe,
- * and the parent prints results in list order (a bounded window of finished
- * jobs waits for its turn).  Each worker still runs every file in its own
- * sandboxed child. */
+ * queues on their command pipes, each worker sends the rendered files back
+ * on its result pipe, and the parent prints results in list order (a
+ * bounded window of finished jobs waits for its turn).  Each worker still
+ * runs every file in its own sandboxed child. */
 #include "cli.h"
 #include "progress.h"
 
@@ -146,8 +146,6 @@ static char *render_job(cli *c, const pj_cli_job *j, size_t *len)
     return buf;
 }
 
-/* A worker: reads job indices from cmd until EOF, answers each with a
- * record (head, the file's codes, the rendered text) on res. */
 /* Is another job already waiting on the command pipe? */
 static bool command_waiting(int cmd)
 {
@@ -157,6 +155,8 @@ static bool command_waiting(int cmd)
 
 enum { QUEUE_MAX = 16, QUEUE_BYTES = 1 << 20 };
 
+/* A worker: reads job indices from cmd until EOF, answers each with a
+ * record (head, the file's codes, the rendered text) on res. */
 static void worker(cli *c, int cmd, int res)
 {
     c->worker = true;
