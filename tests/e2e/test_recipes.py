@@ -20,9 +20,13 @@ UNKNOWN_P2 = b"\x80\x02cmylib.models\nNet\n)\x81."
 PARALLEL = shutil.which("parallel")
 
 # An ssh stand-in: skips ssh's options and the host name, then runs the
-# command line the way sshd would (one shell string).
+# command line the way sshd would (one shell string, with SHELL set as sshd
+# sets it to the login shell: parallel's remote wrapper runs the job with
+# $SHELL and silently runs nothing without it, as in CI where SHELL is unset).
 FAKE_SSH = r"""#!/bin/sh
 echo "$*" >> "$FAKE_SSH_LOG"
+SHELL="${SHELL:-/bin/sh}"
+export SHELL
 while [ $# -gt 0 ]; do
   case "$1" in
     -[1246AaCfGgKkMNnqsTtVvXxYy]*) shift ;;
