@@ -22,6 +22,10 @@ LIB_LIBS := -Wl,-Bstatic -larchive -lz -lbz2 -llzma -lzstd -lseccomp -Wl,-Bdynam
 LIBS := $(LIB_LIBS) -lcjson
 # Full RELRO; also spares every sandboxed child the lazy symbol resolution.
 LDFLAGS += -Wl,-z,relro,-z,now
+# The sandbox helper (helper/): the fork server alone, linked statically (libc
+# too) and position-independent, so each scanner child maps one object.
+HELPER_LDFLAGS := -static-pie
+HELPER_LIBS := -Wl,--start-group -larchive -lz -lbz2 -llzma -lzstd -lseccomp -Wl,--end-group
 
 # Sources: every .c in these folders is part of the library; .mk fragments
 # owned by each folder may add generated sources to GEN_SRCS.
@@ -34,6 +38,11 @@ GEN_SRCS :=
 
 REL := build/release
 ASN := build/asan
+# The helper as the test build has it (misbehaving children) but without
+# sanitizers, which cannot be linked statically: the jail tests run once more
+# with the ASan CLI starting its children from this one.
+TST := build/test-static
+TST_CFLAGS := $(BASE_CFLAGS) -O1 -g -DPJ_TEST_BUILD
 
 REL_LIB_OBJS := $(patsubst %.c,$(REL)/%.o,$(LIB_SRCS) $(GEN_SRCS))
 ASN_LIB_OBJS := $(patsubst %.c,$(ASN)/%.o,$(LIB_SRCS) $(GEN_SRCS))
@@ -41,11 +50,15 @@ REL_CLI_OBJS := $(patsubst %.c,$(REL)/%.o,$(CLI_SRCS))
 ASN_CLI_OBJS := $(patsubst %.c,$(ASN)/%.o,$(CLI_SRCS))
 
 .PHONY: all asan check demo clean install corpus bench deps
-all: $(REL)/picklejail
+all: $(REL)/picklejail $(REL)/picklejail-sandbox
 
 $(REL)/%.o: %.c $(wildcard include/*.h include/*.def loader/*.h sandbox/*.h policy/*.h diagnose/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(RELEASE_CFLAGS) -c $< -o $@
+
+$(TST)/%.o: %.c $(wildcard include/*.h include/*.def loader/*.h sandbox/*.h policy/*.h diagnose/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TST_CFLAGS) -c $< -o $@
 
 $(ASN)/%.o: %.c $(wildcard include/*.h include/*.def loader/*.h sandbox/*.h policy/*.h diagnose/*.h cli/*.h)
 	@mkdir -p $(dir $@)
@@ -61,6 +74,11 @@ $(REL)/picklejail: $(REL_CLI_OBJS) $(REL)/libpicklejail.a
 $(ASN)/picklejail: $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a
 	$(ASAN_CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $(ASN_CLI_OBJS) $(ASN)/libpicklejail.a $(LIBS)
 
+$(REL)/picklejail-sandbox: $(REL)/helper/picklejail_sandbox.o $(REL)/libpicklejail.a
+	$(CC) $(RELEASE_CFLAGS) $(HELPER_LDFLAGS) $(LDFLAGS) -o $@ $^ $(HELPER_LIBS)
+$(TST)/picklejail-sandbox: $(patsubst %.c,$(TST)/%.o,$(LIB_SRCS) $(GEN_SRCS) helper/picklejail_sandbox.c)
+	$(CC) $(TST_CFLAGS) $(HELPER_LDFLAGS) $(LDFLAGS) -o $@ $^ $(HELPER_LIBS)
+
 asan: $(ASN)/picklejail
 
 # Unit tests: tests/unit/test_*.c, each a cmocka program against the ASan library.
@@ -74,10 +92,10 @@ $(ASN)/tests/%: tests/unit/%.c $(ASN)/libpicklejail.a
 
 # The installed binary and the test build must both compile warning-free with
 # gcc and clang.
-check: $(REL)/picklejail $(ASN)/picklejail $(UNIT_BINS) $(CHECK_DEPS)
+check: all $(ASN)/picklejail $(TST)/picklejail-sandbox $(UNIT_BINS) $(CHECK_DEPS)
 	@CC=$(CC) ASAN_CC=$(ASAN_CC) bash tests/run.sh
 
-demo: deps $(REL)/picklejail
+demo: deps all
 	@bash tests/demo.sh
 
 deps:
@@ -86,12 +104,13 @@ deps:
 corpus:
 	bash corpus/gen/make_corpus.sh
 
-bench: $(REL)/picklejail
+bench: all
 	bash bench/run.sh
 
-install: $(REL)/picklejail
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/picklejail
 	install -m 0755 $(REL)/picklejail $(DESTDIR)$(PREFIX)/bin/picklejail
+	install -m 0755 $(REL)/picklejail-sandbox $(DESTDIR)$(PREFIX)/libexec/picklejail/picklejail-sandbox
 
 clean:
 	rm -rf build

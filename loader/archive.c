@@ -10,8 +10,42 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <iconv.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* libarchive converts 7z member names (UTF-16LE) to the charset of the
+ * calling thread's locale.  For UTF-8 it converts by itself; for anything
+ * else (the C locale of a program that never called setlocale) it asks
+ * iconv, and glibc then loads a converter module from disk: a file open
+ * the sandbox forbids, and in the statically linked sandbox helper a
+ * second, dynamically loaded libc that every scanner child then maps
+ * (~28 us per file, docs/sandbox.md).  So archives are read with C.UTF-8 as
+ * the thread's LC_CTYPE (uselocale: the embedding program's locale is left
+ * alone): the same names whatever that locale is, and no iconv.  Loaded
+ * once, before the sandbox's filter (pj_containers_prepare). */
+static locale_t utf8_ctype = (locale_t)0;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void load_utf8_ctype(void)
+{
+    utf8_ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Switch this thread to C.UTF-8 (returns the locale to restore), or return
+ * (locale_t)0 when that locale is not installed. */
+static locale_t enter_utf8(void)
+{
+    pthread_once(&utf8_once, load_utf8_ctype);
+    return utf8_ctype != (locale_t)0 ? uselocale(utf8_ctype) : (locale_t)0;
+}
+
+static void leave_utf8(locale_t old)
+{
+    if (old != (locale_t)0)
+        (void)uselocale(old);
+}
 
 /* A 147-byte 7z archive (p7zip 16.02, one member "model.pkl", LZMA2). */
 static const uint8_t tiny_7z[] =
@@ -25,17 +59,20 @@ static const uint8_t tiny_7z[] =
 
 void pj_containers_prepare(void)
 {
-    /* libarchive converts 7z member names from UTF-16LE with iconv, and
-     * glibc loads that converter (gconv-modules.cache, UTF-16.so) on first
-     * use: file opens the sandbox forbids.  Reading a tiny archive once
-     * before the filter is installed loads them, and one converter handle
-     * that is never closed keeps glibc from unloading the module. */
+    /* Reading a tiny archive once before the filter is installed loads
+     * whatever libarchive loads on first use.  Without C.UTF-8 the names go
+     * through iconv: glibc loads that converter (gconv-modules.cache,
+     * UTF-16.so) on first use, and one converter handle that is never
+     * closed keeps it from unloading the module. */
+    locale_t old = enter_utf8();
     static iconv_t pin = (iconv_t)-1;
-    if (pin == (iconv_t)-1)
+    if (old == (locale_t)0 && pin == (iconv_t)-1)
         pin = iconv_open("UTF-8", "UTF-16LE");
     struct archive *ar = archive_read_new();
-    if (ar == NULL)
+    if (ar == NULL) {
+        leave_utf8(old);
         return;
+    }
     archive_read_support_format_7zip(ar);
     archive_read_support_format_tar(ar);
     archive_read_support_filter_none(ar);
@@ -47,6 +84,7 @@ void pj_containers_prepare(void)
         }
     }
     archive_read_free(ar);
+    leave_utf8(old);
 }
 
 static struct archive *open_mem(pj_fmt f, const uint8_t *d, size_t n)
@@ -153,7 +191,16 @@ static void sevenzip_raw(pj_scan_ctx *ctx, const uint8_t *d, size_t n, const cha
     pj_arena_release(&a);
 }
 
+static void scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc);
+
 void pj_scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc)
+{
+    locale_t old = enter_utf8();
+    scan_archive(ctx, f, d, n, loc);
+    leave_utf8(old);
+}
+
+static void scan_archive(pj_scan_ctx *ctx, pj_fmt f, const uint8_t *d, size_t n, const char *loc)
 {
     const char *kind = f == PJ_FMT_7Z ? "7z" : "tar";
     bool torch_tar = f == PJ_FMT_TAR && is_torch_tar(d, n);

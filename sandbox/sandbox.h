@@ -74,6 +74,10 @@ uint64_t pj_sandbox_vm_size(void);
 pid_t pj_server_spawn(int input_fd, size_t len, size_t map_len, const pj_options *o,
                       int report_fd, const struct sock_fprog *prog);
 
+/* main() of the helper program picklejail-sandbox (helper/): reached only
+ * when it was not started as a fork server.  Prints what it is; returns 2. */
+int pj_sandbox_helper_main(void);
+
 /* Test-only misbehaviour (PJ_TEST_BUILD): modes for opts->test_misbehave.
  * A mode applies only to inputs that start with PJ_MISBEHAVE_MARKER, so one
  * invocation can scan a misbehaving file and then a normal one. */

@@ -69,11 +69,20 @@ static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
 static int srv_sock = -1;
 static pid_t srv_pid, srv_owner, srv_tid;
 static unsigned srv_starts;
-static bool srv_exec;     /* the current server is an exec'd image */
-static bool srv_answered; /* it has answered a job */
-static bool srv_no_exec;  /* an exec'd server never answered: copy instead */
+/* How the server is started, best first: the static helper program
+ * (picklejail-sandbox, see helper/), this executable started again, a
+ * copy of this process.  A way whose server dies before its first answer
+ * is not tried again in this process. */
+enum server_kind { SERVER_HELPER, SERVER_SELF_EXEC, SERVER_COPY };
+static enum server_kind srv_kind;  /* of the current server */
+static enum server_kind srv_first; /* the best way not yet failed */
+static bool srv_answered;          /* it has answered a job */
 
 #define SERVER_ENV "PJ_SANDBOX_SERVER"
+/* The job message's layout, checked by an exec'd server against its own:
+ * a helper from another build of picklejail is not used. */
+#define SERVER_PROTOCOL ((unsigned long)(1u << 20) + (unsigned long)sizeof(server_job))
+#define HELPER_NAME "picklejail-sandbox"
 #define SERVER_ARGV0 "picklejail-sandbox-server"
 
 /* Give up on the server after this many starts (it keeps dying). */
@@ -198,6 +207,12 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
     server_close_others();
     /* Fewer resident pages = fewer page-table entries copied per child. */
     (void)malloc_trim(0);
+    /* A request too big for any free chunk makes malloc sort every chunk
+     * the warm-up freed into its bins, here and once; otherwise each
+     * child's first malloc sorts them, writing to (so copying) a heap page
+     * per chunk: ~6 page faults, ~12 us per file measured. */
+    void *volatile sort_bins = malloc(256u << 10);
+    free(sort_bins);
     uint64_t base = pj_sandbox_vm_size();
     for (;;) {
         server_job job;
@@ -272,7 +287,12 @@ __attribute__((constructor)) static void server_exec_entry(int argc, char **argv
     if (ok) {
         const char *p = end + 1;
         ppid = strtol(p, &end, 10);
-        ok = errno == 0 && end != p && *end == '\0' && ppid > 1 && ppid == (long)getppid();
+        ok = errno == 0 && end != p && *end == ':' && ppid > 1 && ppid == (long)getppid();
+    }
+    if (ok) {
+        const char *p = end + 1;
+        unsigned long proto = strtoul(p, &end, 10);
+        ok = errno == 0 && end != p && *end == '\0' && proto == SERVER_PROTOCOL;
     }
     struct stat st;
     ok = ok && fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode);
@@ -304,11 +324,42 @@ static bool exec_possible(void)
     uintptr_t a = (uintptr_t)&server_exec_entry;
     if (__executable_start == NULL || etext == NULL)
         return false;
-#ifdef PJ_TEST_BUILD
-    if (getenv("PJ_TEST_SERVER_NO_EXEC") != NULL) /* tests of the copy */
-        return false;
-#endif
     return a >= (uintptr_t)__executable_start && a < (uintptr_t)etext;
+}
+
+/* The helper program: PJ_TEST_SANDBOX_HELPER in test builds, else
+ * picklejail-sandbox beside this executable (a build tree) or in
+ * ../libexec/picklejail/ from it (an installation). */
+static bool helper_path(char *buf, size_t size)
+{
+#ifdef PJ_TEST_BUILD
+    const char *forced = getenv("PJ_TEST_SANDBOX_HELPER");
+    if (forced != NULL) {
+        size_t n = strlen(forced);
+        if (n == 0 || n >= size)
+            return false;
+        memcpy(buf, forced, n + 1);
+        return true;
+    }
+#endif
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return false;
+    *slash = '\0';
+    static const char *const where[] = {"/" HELPER_NAME, "/../libexec/picklejail/" HELPER_NAME};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        struct stat st;
+        int len = snprintf(buf, size, "%s%s", self, where[i]);
+        if (len > 0 && (size_t)len < size && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(buf, X_OK) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* environ plus SERVER_ENV=sock:self (malloc'ed; the strings are shared). */
@@ -321,7 +372,7 @@ static char **server_environ(int sock, pid_t self, char *var, size_t varlen)
     char **envp = malloc((n + 2) * sizeof *envp);
     if (envp == NULL)
         return NULL;
-    snprintf(var, varlen, SERVER_ENV "=%d:%d", sock, (int)self);
+    snprintf(var, varlen, SERVER_ENV "=%d:%d:%lu", sock, (int)self, SERVER_PROTOCOL);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], SERVER_ENV "=", sizeof SERVER_ENV) != 0)
@@ -344,10 +395,10 @@ static void server_drop(bool reap)
         while (waitpid(srv_pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    /* An exec'd server that died before its first answer could not start:
-     * copies from now on. */
-    if (srv_exec && !srv_answered)
-        srv_no_exec = true;
+    /* A server that died before its first answer could not start: the next
+     * way from now on. */
+    if (!srv_answered && srv_kind < SERVER_COPY && srv_first <= srv_kind)
+        srv_first = srv_kind + 1;
     srv_pid = 0;
 }
 
@@ -367,21 +418,30 @@ static bool server_start(const struct sock_fprog *prog)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return false;
     pid_t self = getpid();
-    char var[64];
+    char var[96];
     char **envp = NULL;
-    bool use_exec = !srv_no_exec && exec_possible();
-    if (use_exec && (envp = server_environ(sv[1], self, var, sizeof var)) == NULL)
-        use_exec = false;
+    static char helper[4096];
+    enum server_kind kind = srv_first;
+#ifdef PJ_TEST_BUILD
+    if (getenv("PJ_TEST_SERVER_NO_EXEC") != NULL) /* tests of the copy */
+        kind = SERVER_COPY;
+#endif
+    if (kind == SERVER_HELPER && !helper_path(helper, sizeof helper))
+        kind = SERVER_SELF_EXEC;
+    if (kind == SERVER_SELF_EXEC && !exec_possible())
+        kind = SERVER_COPY;
+    if (kind != SERVER_COPY && (envp = server_environ(sv[1], self, var, sizeof var)) == NULL)
+        kind = SERVER_COPY;
     /* Single-threaded (checked by the caller): a bare clone, as for a child. */
     pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
     if (pid == 0) {
         (void)close(sv[0]);
-        if (use_exec) {
+        if (kind != SERVER_COPY) {
             /* The parent-death signal survives execve (not set-uid). */
             char *argv[] = {(char *)SERVER_ARGV0, NULL};
             if (fcntl(sv[1], F_SETFD, 0) == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 &&
                 getppid() == self)
-                execve("/proc/self/exe", argv, envp);
+                execve(kind == SERVER_HELPER ? helper : "/proc/self/exe", argv, envp);
             pj_sandbox_exit(127);
         }
         server_main(sv[1], self, prog);
@@ -402,7 +462,7 @@ static bool server_start(const struct sock_fprog *prog)
     static bool at_exit;
     if (!at_exit)
         at_exit = atexit(server_at_exit) == 0;
-    srv_exec = use_exec;
+    srv_kind = kind;
     srv_answered = false;
     return true;
 }
@@ -416,14 +476,21 @@ static bool server_ready(const struct sock_fprog *prog)
         srv_sock = -1;
         srv_pid = 0;
         srv_starts = 0;
-        srv_no_exec = false;
+        srv_first = SERVER_HELPER;
         srv_direct = 0;
     }
     if (srv_sock >= 0)
         return srv_tid == gettid();
     if (!__libc_single_threaded || srv_starts >= SERVER_MAX_STARTS)
         return false;
-    if (srv_starts == 0 && srv_direct < SERVER_AFTER) {
+    unsigned after = SERVER_AFTER;
+#ifdef PJ_TEST_BUILD
+    /* Tests of the server with every file, from the first. */
+    const char *forced_after = getenv("PJ_TEST_SERVER_AFTER");
+    if (forced_after != NULL)
+        after = (unsigned)strtoul(forced_after, NULL, 10);
+#endif
+    if (srv_starts == 0 && srv_direct < after) {
         srv_direct++;
         return false;
     }
@@ -479,6 +546,14 @@ pid_t pj_server_spawn(int input_fd, size_t len, size_t map_len, const pj_options
 out:
     pthread_mutex_unlock(&srv_lock);
     return pid;
+}
+
+int pj_sandbox_helper_main(void)
+{
+    fputs(HELPER_NAME ": the sandbox helper of picklejail; picklejail starts it, "
+                      "it does nothing on its own\n",
+          stderr);
+    return 2;
 }
 
 void pj_sandbox_shutdown(void)

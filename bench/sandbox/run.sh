@@ -14,13 +14,15 @@ ROUNDS=${ROUNDS:-5}
 OUT=build/bench/sandbox
 IN=$OUT/inputs-$N
 mkdir -p "$OUT"
-make -s build/release/libpicklejail.a build/release/picklejail
+make -s build/release/libpicklejail.a build/release/picklejail build/release/picklejail-sandbox
 # Same link line as the Makefile's LIB_LIBS: the library's dependencies static (fewer
 # shared libraries = a cheaper fork per file), libc shared.
 LIBS="-Wl,-Bstatic -larchive -lz -lbz2 -llzma -lzstd -lseccomp -Wl,-Bdynamic"
 # Linked like the CLI (-z now: no lazy binding left for each child to redo).
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Wall -Wextra -Werror -Wl,-z,relro,-z,now \
   bench/sandbox/bench_sandbox.c build/release/libpicklejail.a $LIBS -o $OUT/bench_sandbox
+# The library finds the static fork-server helper beside the executable.
+cp build/release/picklejail-sandbox $OUT/picklejail-sandbox
 [ -d "$IN" ] || /usr/bin/python3 bench/sandbox/gen_inputs.py "$IN" "$N"
 PIN=""
 command -v taskset >/dev/null && PIN="taskset -c 0"

@@ -385,6 +385,25 @@ class Wrappers(Base):
         self.assertEqual(locations(e), ["model.pkl"])
         self.assertIn("os.system", globals_of(e))
 
+    def test_7z_non_ascii_member_name(self):
+        # made by p7zip 16.02: 7z a u.7z "model_ü.pkl"-like name "mod\u00e8l_\u00fc.pkl".
+        # Names are UTF-16LE in 7z; they were lost ('') under the C locale, where
+        # libarchive converted them to ASCII through iconv.  Same in and out of the
+        # sandbox (the sandbox helper converts them the same way).
+        data = (b"7z\xbc\xaf'\x1c\x00\x04Y\x19\xc0\x17\x19\x00\x00\x00\x00\x00\x00\x00b\x00\x00"
+                b"\x00\x00\x00\x00\x00;\x85\x0c\xad\x01\x00\x14cos\nsystem\n(S'id'\ntR.\x00\x01\x04"
+                b"\x06\x00\x01\t\x19\x00\x07\x0b\x01\x00\x01!!\x01\x00\x0c\x15\x00\x08\n\x01\xbeE"
+                b"\xb8'\x00\x00\x05\x01\x19\x0c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x11"
+                b"\x19\x00m\x00o\x00d\x00\xe8\x00l\x00_\x00\xfc\x00.\x00p\x00k\x00l\x00\x00\x00\x19"
+                b"\x02\x00\x00\x14\n\x01\x00\x89\xa2\xa0k\xf2|\xdd\x01\x15\x06\x01\x00 \x80\xa4"
+                b"\x81\x00\x00")
+        for extra in ((), ("--no-sandbox",)):
+            rc, e = self.scan(data, name="u.7z", extra=extra)
+            self.assertEqual(e["format"], "7z")
+            # Location strings escape bytes outside printable ASCII.
+            self.assertEqual(locations(e), ["mod\\xc3\\xa8l_\\xc3\\xbc.pkl"], extra)
+            self.assertIn("os.system", globals_of(e))
+
     def test_damaged_7z(self):
         rc, e = self.scan(b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\xff" * 40)
         self.assertEqual(e["format"], "7z")

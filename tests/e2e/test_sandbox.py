@@ -170,9 +170,19 @@ class SandboxJailTest(unittest.TestCase):
                     cmds.append(f.read())
             except OSError:
                 pass
+        exes = []
+        for k in server:
+            try:
+                exes.append(os.readlink(f"/proc/{k}/exe"))
+            except OSError:
+                pass
         out, _ = p.communicate(timeout=60)
         self.assertIsNotNone(child)
         self.assertEqual(cmds, [b"picklejail-sandbox-server\0"])
+        # The static helper when one is given (suite 32), else the CLI's own
+        # executable (the test build has no helper beside it).
+        helper = os.environ.get("PJ_TEST_SANDBOX_HELPER")
+        self.assertEqual(exes, [os.path.realpath(helper or pjtest.BIN)])
         files = json.loads(out)["files"]
         self.assertEqual(len(files), 22)
         self.assertIn("PJ402", codes(files[20]))
