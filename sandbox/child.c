@@ -116,23 +116,33 @@ int pj_sandbox_preset(void)
     return err != 0 ? err : fixed_limits();
 }
 
+/* Set a limit no higher than the one already in force: raising a hard
+ * limit needs a capability (the fork server has none), and a user's
+ * `ulimit` is a limit too. */
+static int lower_limit(int resource, rlim_t soft, rlim_t hard)
+{
+    struct rlimit now, rl = {soft, hard};
+    if (getrlimit(resource, &now) != 0)
+        return errno;
+    if (now.rlim_max != RLIM_INFINITY && rl.rlim_max > now.rlim_max)
+        rl.rlim_max = now.rlim_max;
+    if (rl.rlim_cur > rl.rlim_max)
+        rl.rlim_cur = rl.rlim_max;
+    return setrlimit(resource, &rl) != 0 ? errno : 0;
+}
+
 static int limits(const pj_child_job *job)
 {
     const pj_options *o = job->opts;
     struct rlimit rl;
-    if (job->rlimit_as != 0) {
-        rl.rlim_cur = rl.rlim_max = job->rlimit_as;
-        if (setrlimit(RLIMIT_AS, &rl) != 0)
-            return errno;
-    }
-    if (o->cpu_seconds != 0) {
-        /* soft < hard: SIGXCPU first, which tells a CPU limit apart from
-         * our own SIGKILL. */
-        rl.rlim_cur = o->cpu_seconds;
-        rl.rlim_max = (rlim_t)o->cpu_seconds + 1;
-        if (setrlimit(RLIMIT_CPU, &rl) != 0)
-            return errno;
-    }
+    int err;
+    if (job->rlimit_as != 0 && (err = lower_limit(RLIMIT_AS, job->rlimit_as, job->rlimit_as)) != 0)
+        return err;
+    /* soft < hard: SIGXCPU first, which tells a CPU limit apart from our
+     * own SIGKILL. */
+    if (o->cpu_seconds != 0 &&
+        (err = lower_limit(RLIMIT_CPU, o->cpu_seconds, (rlim_t)o->cpu_seconds + 1)) != 0)
+        return err;
     rl.rlim_cur = rl.rlim_max = 0;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         return errno;
@@ -195,7 +205,9 @@ _Noreturn void pj_sandbox_child(const pj_child_job *in_job)
     if (pj_misbehave_skip_seccomp(job))
         die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", EINVAL);
 #endif
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, job->prog, 0, 0) != 0)
+    /* A child of the fork server is already under the server's filter,
+     * which ends in this one (filter.c). */
+    if (!job->filtered && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, job->prog, 0, 0) != 0)
         die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", (uint32_t)errno);
 
     /* From here on: only the filter's syscalls. */

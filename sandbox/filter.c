@@ -128,3 +128,149 @@ bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why)
     *prog = &filter_prog;
     return true;
 }
+
+#if PJ_SERVER_FILTER
+/* The fork server's filter: the child's filter above, preceded by rules for
+ * what only the server and a child's setup before scanning need.  Loaded
+ * once by the server and inherited by every child it clones, so children
+ * load nothing: attaching a filter costs ~27 us per process here (the
+ * kernel JIT-compiles it and runs it for every syscall number to build its
+ * cache), inheriting one costs nothing.
+ *
+ * What the prefix lets through, and why a child that is taken over by its
+ * input gains nothing from it:
+ *   clone       only with flags CLONE_PARENT|SIGCHLD and the 64-bit cookie
+ *               as the unused tls argument.  Only the server knows the
+ *               cookie: each child erases its copy before it runs anything
+ *               else (server.c), the filter cannot be read back without
+ *               CAP_SYS_ADMIN, and a wrong guess traps (one guess, 2^-64).
+ *   recvmsg, sendto   on fd 0, the server's socket; a child has closed it
+ *               and can get no socket (socket, open, accept all trap).
+ *   close, dup2, close_range   only juggle the few descriptors it has.
+ *   prlimit64   on itself; the server dropped every capability first, so
+ *               limits can only be lowered.
+ *   prctl       PR_SET_PDEATHSIG only.
+ *   getppid, rt_sigaction(SIGSYS)   a trap ignoring SIGSYS still kills.
+ * Everything else falls through to the child's filter unchanged. */
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+enum { TO_NEXT_RULE = 1, TO_CHILD = 2 };
+
+typedef struct prefix {
+    struct sock_filter *insn;
+    uint8_t *target; /* per conditional jump: where its false branch goes */
+    size_t n, cap;
+    bool overflow;
+} prefix;
+
+static void emit(prefix *p, struct sock_filter f, uint8_t target)
+{
+    if (p->n == p->cap) {
+        p->overflow = true;
+        return;
+    }
+    p->target[p->n] = target;
+    p->insn[p->n++] = f;
+}
+
+static void load(prefix *p, uint32_t off)
+{
+    emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off), 0);
+}
+
+/* if (A != k) goto target */
+static void require(prefix *p, uint32_t k, uint8_t target)
+{
+    emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0), target);
+}
+
+static void require_arg(prefix *p, unsigned i, uint64_t v, uint8_t target)
+{
+    /* seccomp_data.args[i], little-endian halves */
+    uint32_t off = (uint32_t)(offsetof(struct seccomp_data, args) + 8 * i);
+    load(p, off);
+    require(p, (uint32_t)v, target);
+    load(p, off + 4);
+    require(p, (uint32_t)(v >> 32), target);
+}
+
+static void allow(prefix *p)
+{
+    emit(p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), 0);
+}
+
+/* Point every pending "next rule" jump here. */
+static void end_rule(prefix *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->target[i] == TO_NEXT_RULE) {
+            p->insn[i].jf = (uint8_t)(p->n - i - 1);
+            p->target[i] = 0;
+        }
+}
+
+bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cookie)
+{
+    static const struct {
+        long nr;
+        bool check_arg0;
+        uint64_t arg0;
+    } rules[] = {
+        {SYS_recvmsg, true, 0},     {SYS_sendto, true, 0},
+        {SYS_close, false, 0},      {SYS_dup2, false, 0},
+        {SYS_close_range, false, 0}, {SYS_prlimit64, true, 0},
+        {SYS_prctl, true, PR_SET_PDEATHSIG}, {SYS_getppid, false, 0},
+        {SYS_rt_sigaction, true, SIGSYS},
+    };
+    enum { PREFIX_MAX = 96 };
+    size_t total = (size_t)child->len + PREFIX_MAX;
+    if (total > BPF_MAXINSNS)
+        return false;
+    struct sock_filter *insn = calloc(total, sizeof *insn);
+    uint8_t target[PREFIX_MAX];
+    if (insn == NULL)
+        return false;
+    prefix p = {.insn = insn, .target = target, .cap = PREFIX_MAX};
+    load(&p, (uint32_t)offsetof(struct seccomp_data, arch));
+    require(&p, AUDIT_ARCH_X86_64, TO_CHILD);
+    load(&p, (uint32_t)offsetof(struct seccomp_data, nr));
+    require(&p, (uint32_t)SYS_clone, TO_NEXT_RULE);
+    require_arg(&p, 0, (uint64_t)(CLONE_PARENT | SIGCHLD), TO_CHILD);
+    require_arg(&p, 4, cookie, TO_CHILD);
+    allow(&p);
+    end_rule(&p);
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        load(&p, (uint32_t)offsetof(struct seccomp_data, nr));
+        require(&p, (uint32_t)rules[r].nr, TO_NEXT_RULE);
+        if (rules[r].check_arg0)
+            require_arg(&p, 0, rules[r].arg0, TO_NEXT_RULE);
+        allow(&p);
+        end_rule(&p);
+    }
+    bool ok = !p.overflow;
+    for (size_t i = 0; ok && i < p.n; i++)
+        if (p.target[i] == TO_CHILD) {
+            if (p.n - i - 1 > 255)
+                ok = false;
+            else
+                insn[i].jf = (uint8_t)(p.n - i - 1);
+        }
+    if (ok) {
+        memcpy(insn + p.n, child->filter, (size_t)child->len * sizeof *insn);
+        struct sock_fprog prog = {.len = (unsigned short)(p.n + child->len), .filter = insn};
+        ok = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+    }
+    /* The cookie must not stay in this process's memory: children are
+     * copies of it. */
+    explicit_bzero(insn, total * sizeof *insn);
+    free(insn);
+    return ok;
+}
+#endif

@@ -13,8 +13,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *const mode_names[PJ_MB_COUNT] = {
@@ -36,6 +40,8 @@ static const char *const mode_names[PJ_MB_COUNT] = {
     [PJ_MB_PROC_STATUS] = "proc-status",
     [PJ_MB_NO_SECCOMP] = "no-seccomp",
     [PJ_MB_BAD_INDEX] = "bad-index",
+    [PJ_MB_SERVER_CLONE] = "server-clone",
+    [PJ_MB_RAISE_LIMIT] = "raise-limit",
 };
 
 int pj_test_misbehave_parse(const char *name)
@@ -93,6 +99,24 @@ void pj_misbehave_run(const pj_child_job *job)
     case PJ_MB_FORK:
         (void)fork();
         break;
+    case PJ_MB_SERVER_CLONE: {
+        /* The server's own call, with whatever its cookie variable holds
+         * here (the child erased it).  If it ever passed, both processes
+         * send garbage. */
+        long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL, 0UL,
+                           (unsigned long)pj_server_test_cookie());
+        (void)pid;
+        put("garbage", 7);
+        pj_sandbox_exit(0);
+    }
+    case PJ_MB_RAISE_LIMIT: {
+        /* A child of the fork server may set its limits (filter.c), so it
+         * must not be able to raise them: the server has no capabilities. */
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &rl) == 0)
+            put("raised", 6);
+        pj_sandbox_exit(0); /* refused: no report */
+    }
     case PJ_MB_STDOUT: {
         ssize_t w = write(1, "pwned\n", 6); /* the trap never lets it return */
         (void)w;

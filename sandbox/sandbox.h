@@ -32,6 +32,20 @@ enum {
 struct sock_fprog;
 bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why);
 
+/* The fork server loads a filter of its own that its children inherit
+ * (x86_64: the cookie check is written for its syscall ABI); elsewhere each
+ * child loads the child filter itself. */
+#if defined(__x86_64__)
+#define PJ_SERVER_FILTER 1
+#else
+#define PJ_SERVER_FILTER 0
+#endif
+#if PJ_SERVER_FILTER
+/* Load the server's filter (filter.c): the child filter, preceded by what
+ * the server needs, clone only with this cookie.  False: not loaded. */
+bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cookie);
+#endif
+
 /* Everything the child needs, prepared by the parent before fork. */
 typedef struct pj_child_job {
     const uint8_t *data;           /* the input, mapped by the parent; or NULL: */
@@ -44,6 +58,7 @@ typedef struct pj_child_job {
     uint64_t rlimit_as;            /* 0: no address-space limit */
     pid_t parent;                  /* the scanning process */
     bool preset;                   /* signals and fixed limits inherited (pj_sandbox_preset) */
+    bool filtered;                 /* the server's filter is inherited: load none */
 } pj_child_job;
 
 /* In the fork server, once: what every child needs that survives fork
@@ -101,6 +116,8 @@ enum pj_misbehave {
     PJ_MB_PROC_STATUS, /* read /proc/self/status (proves the filter is loaded) */
     PJ_MB_NO_SECCOMP,  /* pretend the kernel has no seccomp */
     PJ_MB_BAD_INDEX,   /* a well-formed report with an out-of-range index */
+    PJ_MB_SERVER_CLONE, /* clone as the fork server does, with its cookie as seen here */
+    PJ_MB_RAISE_LIMIT, /* raise its address-space limit (garbage report if that worked) */
     PJ_MB_COUNT
 };
 #ifdef PJ_TEST_BUILD
@@ -108,6 +125,8 @@ enum pj_misbehave {
 bool pj_misbehave_skip_seccomp(const pj_child_job *job);
 /* After the filter: misbehave (usually never returns). */
 void pj_misbehave_run(const pj_child_job *job);
+/* The fork server's clone cookie as this process sees it (server.c). */
+uint64_t pj_server_test_cookie(void);
 #endif
 
 #endif

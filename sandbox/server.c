@@ -44,7 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -179,6 +181,79 @@ static uint64_t child_rlimit_as(const pj_options *o, uint64_t base, uint64_t map
     return base > UINT64_MAX - o->memory_bytes ? UINT64_MAX : base + o->memory_bytes;
 }
 
+#if PJ_SERVER_FILTER
+/* What lets the server, and only the server, clone under its filter
+ * (filter.c): random, set once before the filter is loaded. */
+static volatile uint64_t clone_cookie;
+
+/* clone(CLONE_PARENT | SIGCHLD) with the cookie as the tls argument (r8;
+ * unused without CLONE_SETTLS), read from memory inside the asm so the
+ * compiler keeps no copy of it.  In the child, the variable and the register
+ * are cleared before anything else runs.  Returns the pid, 0 in the child,
+ * or -1 with errno. */
+static pid_t clone_with_cookie(void)
+{
+    long ret = SYS_clone;
+    __asm__ volatile("xorl %%r10d, %%r10d\n\t"
+                     "movq %[cookie], %%r8\n\t"
+                     "syscall\n\t"
+                     "testq %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "movq $0, %[cookie]\n"
+                     "1:\n\t"
+                     "xorl %%r8d, %%r8d"
+                     : "+a"(ret), [cookie] "+m"(clone_cookie)
+                     : "D"((unsigned long)(CLONE_PARENT | SIGCHLD)), "S"(0UL), "d"(0UL)
+                     : "rcx", "r8", "r10", "r11", "memory", "cc");
+    if (ret < 0) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return (pid_t)ret;
+}
+
+#ifdef PJ_TEST_BUILD
+uint64_t pj_server_test_cookie(void)
+{
+    return clone_cookie;
+}
+#endif
+
+/* Zero the stack below the caller's frame, where building the filter may
+ * have left copies of the cookie. */
+__attribute__((noinline)) static void scrub_stack(void)
+{
+    unsigned char junk[16384];
+    explicit_bzero(junk, sizeof junk);
+    __asm__ volatile("" : : "r"(junk) : "memory");
+}
+
+/* Drop every capability (so a child can only lower its limits), then load
+ * the filter that every child inherits.  False: children load their own. */
+static bool server_filter(const struct sock_fprog *prog)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof none);
+    if (syscall(SYS_capset, &hdr, none) != 0)
+        return false;
+    if (getrandom((void *)(uintptr_t)&clone_cookie, sizeof clone_cookie, 0) !=
+        (ssize_t)sizeof clone_cookie)
+        return false;
+    bool ok = pj_sandbox_server_filter_load(prog, clone_cookie);
+    if (!ok)
+        clone_cookie = 0;
+    return ok;
+}
+#endif
+
+#if defined(PJ_TEST_BUILD) && !PJ_SERVER_FILTER
+uint64_t pj_server_test_cookie(void)
+{
+    return 0;
+}
+#endif
+
 static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fprog *prog)
 {
     /* Die with the scanning process (checked after setting it, in case it
@@ -214,6 +289,11 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
     void *volatile sort_bins = malloc(256u << 10);
     free(sort_bins);
     uint64_t base = pj_sandbox_vm_size();
+    bool filtered = false;
+#if PJ_SERVER_FILTER
+    filtered = server_filter(prog);
+    scrub_stack();
+#endif
     for (;;) {
         server_job job;
         int fds[2] = {-1, -1};
@@ -234,9 +314,16 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
                            .prog = prog,
                            .rlimit_as = child_rlimit_as(&job.opts, base, job.map_len),
                            .parent = parent,
-                           .preset = true};
-        pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL,
-                                   0UL, 0UL);
+                           .preset = true,
+                           .filtered = filtered};
+        pid_t pid;
+#if PJ_SERVER_FILTER
+        if (filtered)
+            pid = clone_with_cookie();
+        else
+#endif
+            pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL, 0UL,
+                                 0UL);
         if (pid == 0)
             pj_sandbox_child(&cj);
         int64_t reply = pid > 0 ? (int64_t)pid : -(int64_t)errno;

@@ -160,5 +160,7 @@ int main(int argc, char **argv)
     free(tn);
     free(cs);
     free(cn);
+    free(fs);
+    free(fn);
     return odd != 0;
 }

@@ -2,8 +2,10 @@
 child that misbehaves on purpose (test builds only: --test-misbehave applies
 to files starting with PJ-MISBEHAVE), the filter is really loaded, the next
 file is always scanned normally, and thousands of files leak nothing."""
+import contextlib
 import json
 import os
+import platform
 import re
 import resource
 import subprocess
@@ -33,7 +35,29 @@ MODES = {
     "huge-length": ("PJ405", "length", "suspicious"),
     "bad-index": ("PJ405", "out of range", "suspicious"),
     "exit": ("PJ404", None, "suspicious"),
+    "server-clone": ("PJ400", "clone", "dangerous"),
+    "raise-limit": ("PJ400", "prlimit64", "dangerous"),
 }
+# Children of the fork server run under the server's filter (x86_64), which
+# lets a child set its limits before scanning: raising one is refused
+# (the server dropped its capabilities), so that child ends without a report.
+SERVER_MODES = dict(MODES)
+if platform.machine() == "x86_64":
+    SERVER_MODES["raise-limit"] = ("PJ404", None, "suspicious")
+
+
+@contextlib.contextmanager
+def fork_server_from_the_first_file():
+    """Every child in the block comes from the fork server (test builds)."""
+    old = os.environ.get("PJ_TEST_SERVER_AFTER")
+    os.environ["PJ_TEST_SERVER_AFTER"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PJ_TEST_SERVER_AFTER"]
+        else:
+            os.environ["PJ_TEST_SERVER_AFTER"] = old
 
 
 def is_test_build():
@@ -69,7 +93,14 @@ class SandboxJailTest(unittest.TestCase):
         self.assertIn(("os", "system"), names)
 
     def test_each_misbehaviour_is_stopped_and_the_next_file_scans(self):
-        for mode, (code, text, verdict) in MODES.items():
+        self.check_modes(MODES)
+
+    def test_each_misbehaviour_of_a_fork_server_child(self):
+        with fork_server_from_the_first_file():
+            self.check_modes(SERVER_MODES)
+
+    def check_modes(self, modes):
+        for mode, (code, text, verdict) in modes.items():
             with self.subTest(mode=mode):
                 extra = ["--test-misbehave", mode, "--timeout", "20", "--memory", "128"]
                 rc, doc = pjtest.scan_json(self.bad, self.good, extra=extra)
@@ -170,8 +201,15 @@ class SandboxJailTest(unittest.TestCase):
                     cmds.append(f.read())
             except OSError:
                 pass
-        exes = []
+        exes, server_seccomp, server_caps = [], [], []
         for k in server:
+            try:
+                with open(f"/proc/{k}/status") as f:
+                    st = f.read()
+                server_seccomp += re.findall(r"^Seccomp:\s+(\d)", st, re.M)
+                server_caps += re.findall(r"^Cap(?:Prm|Eff):\s+(\w+)", st, re.M)
+            except OSError:
+                pass
             try:
                 exes.append(os.readlink(f"/proc/{k}/exe"))
             except OSError:
@@ -179,6 +217,11 @@ class SandboxJailTest(unittest.TestCase):
         out, _ = p.communicate(timeout=60)
         self.assertIsNotNone(child)
         self.assertEqual(cmds, [b"picklejail-sandbox-server\0"])
+        if platform.machine() == "x86_64":
+            # the server runs under the filter its children inherit
+            self.assertEqual(server_seccomp, ["2"])
+            # with no capabilities: its children may only lower their limits
+            self.assertEqual(server_caps, ["0" * 16] * 2)
         # The static helper when one is given (suite 32), else the CLI's own
         # executable (the test build has no helper beside it).
         helper = os.environ.get("PJ_TEST_SANDBOX_HELPER")
@@ -189,7 +232,7 @@ class SandboxJailTest(unittest.TestCase):
         self.assert_good_scanned(files[21])
 
     def spinning_child(self, proc):
-        """The pid of proc's scanner child once it runs under its filter (or
+        """The pid of proc's scanner child once it spins under its filter (or
         None), and every child of proc seen then (the fork server too)."""
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
@@ -201,8 +244,11 @@ class SandboxJailTest(unittest.TestCase):
             for k in kids:
                 try:
                     with open(f"/proc/{k}/status") as f:
-                        if re.search(r"^Seccomp:\s+2", f.read(), re.M):
-                            return k, kids
+                        st = f.read()
+                    # filtered and running (the fork server is filtered too,
+                    # but sleeps waiting for work)
+                    if re.search(r"^Seccomp:\s+2", st, re.M) and re.search(r"^State:\s+R", st, re.M):
+                        return k, kids
                 except OSError:
                     pass
             time.sleep(0.05)
