@@ -173,7 +173,7 @@ _Noreturn void pj_sandbox_child(const pj_child_job *in_job)
         pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
     close_others();
     if (map_err != 0)
-        die_with(PJ_CHILD_EXIT_OOM, "PJSM", (uint32_t)map_err);
+        die_with(PJ_CHILD_EXIT_NOMAP, "PJSI", (uint32_t)map_err);
 
     /* Crashes must end the process with their own signal (not a handler the
      * embedding program or a sanitizer installed, whose reporting would need

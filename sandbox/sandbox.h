@@ -23,6 +23,8 @@ enum {
     PJ_CHILD_EXIT_SETUP = 92,     /* "PJSS" + errno of rlimit/prctl setup */
     PJ_CHILD_EXIT_OOM = 93,       /* "PJSM" + 0: out of memory before a report */
     PJ_CHILD_EXIT_WRITE = 94,     /* the report could not be written */
+    PJ_CHILD_EXIT_NOMAP = 96,     /* "PJSI" + errno: a fork server's child could not map the
+                                     input (the parent scans it another way) */
 };
 #define PJ_CHILD_TRAILER_LEN 8
 

@@ -233,6 +233,30 @@ class SandboxJailTest(unittest.TestCase):
         self.assertIn("PJ402", codes(files[20]))
         self.assert_good_scanned(files[21])
 
+    def test_unmappable_file_through_the_fork_server(self):
+        """A regular file that cannot be mapped (sysfs): the fork server's
+        child cannot map it, so the CLI reads it and scans it from its own
+        child; same report as in-process, no sandbox finding."""
+        path = "/sys/kernel/mm/transparent_hugepage/enabled"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            self.skipTest("no " + path)
+        try:
+            import mmap
+            mmap.mmap(fd, 4096, prot=mmap.PROT_READ).close()
+            self.skipTest(path + " can be mapped here")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        with fork_server_from_the_first_file():
+            _, a = pjtest.scan_json(path, self.good)
+        _, b = pjtest.scan_json(path, self.good, extra=["--no-sandbox"])
+        self.assertEqual(a, b)
+        self.assertFalse([c for c in codes(a["files"][0]) if c.startswith("PJ4")], a)
+        self.assert_good_scanned(a["files"][1])
+
     def spinning_child(self, proc):
         """The pid of proc's scanner child once it spins under its filter (or
         None), and every child of proc seen then (the fork server too)."""
