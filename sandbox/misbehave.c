@@ -42,6 +42,7 @@ static const char *const mode_names[PJ_MB_COUNT] = {
     [PJ_MB_BAD_INDEX] = "bad-index",
     [PJ_MB_SERVER_CLONE] = "server-clone",
     [PJ_MB_RAISE_LIMIT] = "raise-limit",
+    [PJ_MB_CLOSE_LOOP] = "close-loop",
 };
 
 int pj_test_misbehave_parse(const char *name)
@@ -122,6 +123,12 @@ void pj_misbehave_run(const pj_child_job *job)
         (void)w;
         break;
     }
+    case PJ_MB_CLOSE_LOOP:
+        /* The parent sees the end of the pipe but no exit: the deadline
+         * must still hold (a child of the fork server may close; others
+         * trap). */
+        (void)close(PJ_SANDBOX_REPORT_FD);
+        /* fall through */
     case PJ_MB_LOOP: {
         volatile unsigned long spin = 0;
         for (;;)

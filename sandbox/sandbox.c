@@ -291,6 +291,41 @@ static uint8_t *rx_buffer(void)
     return rx_fixed;
 }
 
+/* True when the child has exited or exits before the deadline (it is not
+ * reaped here). */
+static bool exits_by(pid_t pid, int64_t deadline)
+{
+    int pidfd = -1;
+    bool exited = false;
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        int r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || si.si_pid == pid) {
+            exited = true; /* an error: wait4 will say */
+            break;
+        }
+        int64_t left = deadline == INT64_MAX ? -1 : deadline - now_ms();
+        if (deadline != INT64_MAX && left <= 0)
+            break;
+        if (pidfd < 0)
+            pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd >= 0) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            (void)poll(&p, 1, left < 0 || left > INT32_MAX ? -1 : (int)left);
+        } else {
+            /* no pidfd (Linux before 5.3): look again in a millisecond */
+            struct timespec ms = {0, 1000000};
+            (void)nanosleep(&ms, NULL);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return exited;
+}
+
 /* Collect the child's output until EOF, the deadline or the size bound,
  * then reap it.  Always reaps; kills first when it stopped reading early. */
 static void collect(pid_t pid, int rfd, const pj_options *o, outcome *out)
@@ -348,13 +383,18 @@ static void collect(pid_t pid, int rfd, const pj_options *o, outcome *out)
             break;
         }
         if (n == 0)
-            break; /* EOF: the child has exited (it cannot close fd 3 itself) */
+            break; /* EOF: the child is exiting, or closed its end (below) */
         out->len += (size_t)n;
         if (out->len > bound) {
             out->too_large = kill_it = true;
             break;
         }
     }
+    /* A child of the fork server may close its report descriptor (its
+     * filter allows close for its setup) and keep running: the deadline
+     * still holds after the end of the pipe. */
+    if (!kill_it && !exits_by(pid, deadline))
+        out->timed_out = kill_it = true;
     if (kill_it)
         kill(pid, SIGKILL);
     while (wait4(pid, &out->status, 0, &out->ru) < 0 && errno == EINTR)

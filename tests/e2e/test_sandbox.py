@@ -37,6 +37,7 @@ MODES = {
     "exit": ("PJ404", None, "suspicious"),
     "server-clone": ("PJ400", "clone", "dangerous"),
     "raise-limit": ("PJ400", "prlimit64", "dangerous"),
+    "close-loop": ("PJ400", "close", "dangerous"),
 }
 # Children of the fork server run under the server's filter (x86_64), which
 # lets a child set its limits before scanning: raising one is refused
@@ -44,6 +45,8 @@ MODES = {
 SERVER_MODES = dict(MODES)
 if platform.machine() == "x86_64":
     SERVER_MODES["raise-limit"] = ("PJ404", None, "suspicious")
+    # may close: then it runs into the deadline (test_closed_pipe_then_loop)
+    del SERVER_MODES["close-loop"]
 
 
 @contextlib.contextmanager
@@ -122,6 +125,20 @@ class SandboxJailTest(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 15)
         bad, good = doc["files"]
         self.assertIn("PJ402", codes(bad))
+        self.assertNotEqual(bad["verdict"], "safe")
+        self.assert_good_scanned(good)
+
+    def test_closed_pipe_then_loop_still_times_out(self):
+        """A fork server's child may close its report pipe; the CLI sees the
+        end of the pipe but no exit, and must still stop it at the deadline
+        (it used to wait for it forever)."""
+        start = time.monotonic()
+        with fork_server_from_the_first_file():
+            rc, doc = pjtest.scan_json(self.bad, self.good,
+                                       extra=["--test-misbehave", "close-loop", "--timeout", "1"])
+        self.assertLess(time.monotonic() - start, 15)
+        bad, good = doc["files"]
+        self.assertIn(codes(bad)[0], ("PJ402", "PJ400"))
         self.assertNotEqual(bad["verdict"], "safe")
         self.assert_good_scanned(good)
 
