@@ -149,7 +149,8 @@ bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why)
  *   close, dup2, close_range   only juggle the few descriptors it has.
  *   prlimit64   on itself; the server dropped every capability first, so
  *               limits can only be lowered.
- *   prctl       PR_SET_PDEATHSIG only.
+ *   prctl       PR_SET_PDEATHSIG to SIGKILL only (a child must not
+ *               outlive the scanning process).
  *   getppid, rt_sigaction(SIGSYS)   a trap ignoring SIGSYS still kills.
  * Everything else falls through to the child's filter unchanged. */
 #include <linux/audit.h>
@@ -220,14 +221,19 @@ bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cook
 {
     static const struct {
         long nr;
-        bool check_arg0;
-        uint64_t arg0;
+        unsigned n_args; /* how many of the first arguments must equal arg[] */
+        uint64_t arg[2];
     } rules[] = {
-        {SYS_recvmsg, true, 0},     {SYS_sendto, true, 0},
-        {SYS_close, false, 0},      {SYS_dup2, false, 0},
-        {SYS_close_range, false, 0}, {SYS_prlimit64, true, 0},
-        {SYS_prctl, true, PR_SET_PDEATHSIG}, {SYS_getppid, false, 0},
-        {SYS_rt_sigaction, true, SIGSYS},
+        {SYS_recvmsg, 1, {0, 0}},
+        {SYS_sendto, 1, {0, 0}},
+        {SYS_close, 0, {0, 0}},
+        {SYS_dup2, 0, {0, 0}},
+        {SYS_close_range, 0, {0, 0}},
+        {SYS_prlimit64, 1, {0, 0}},
+        /* only ever to SIGKILL: a child must not outlive the scanning process */
+        {SYS_prctl, 2, {PR_SET_PDEATHSIG, SIGKILL}},
+        {SYS_getppid, 0, {0, 0}},
+        {SYS_rt_sigaction, 1, {SIGSYS, 0}},
     };
     enum { PREFIX_MAX = 96 };
     size_t total = (size_t)child->len + PREFIX_MAX;
@@ -249,8 +255,8 @@ bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cook
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         load(&p, (uint32_t)offsetof(struct seccomp_data, nr));
         require(&p, (uint32_t)rules[r].nr, TO_NEXT_RULE);
-        if (rules[r].check_arg0)
-            require_arg(&p, 0, rules[r].arg0, TO_NEXT_RULE);
+        for (unsigned i = 0; i < rules[r].n_args; i++)
+            require_arg(&p, i, rules[r].arg[i], TO_NEXT_RULE);
         allow(&p);
         end_rule(&p);
     }

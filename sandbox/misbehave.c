@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -43,6 +44,7 @@ static const char *const mode_names[PJ_MB_COUNT] = {
     [PJ_MB_SERVER_CLONE] = "server-clone",
     [PJ_MB_RAISE_LIMIT] = "raise-limit",
     [PJ_MB_CLOSE_LOOP] = "close-loop",
+    [PJ_MB_CLEAR_DEATHSIG] = "clear-deathsig",
 };
 
 int pj_test_misbehave_parse(const char *name)
@@ -123,6 +125,10 @@ void pj_misbehave_run(const pj_child_job *job)
         (void)w;
         break;
     }
+    case PJ_MB_CLEAR_DEATHSIG:
+        (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        put("cleared", 7); /* reached only if the call was allowed */
+        pj_sandbox_exit(0);
     case PJ_MB_CLOSE_LOOP:
         /* The parent sees the end of the pipe but no exit: the deadline
          * must still hold (a child of the fork server may close; others

@@ -121,6 +121,7 @@ enum pj_misbehave {
     PJ_MB_SERVER_CLONE, /* clone as the fork server does, with its cookie as seen here */
     PJ_MB_RAISE_LIMIT, /* raise its address-space limit (garbage report if that worked) */
     PJ_MB_CLOSE_LOOP,  /* close the report pipe (a server's child may), then loop forever */
+    PJ_MB_CLEAR_DEATHSIG, /* clear its parent-death signal (to outlive the parent) */
     PJ_MB_COUNT
 };
 #ifdef PJ_TEST_BUILD

@@ -38,6 +38,7 @@ MODES = {
     "server-clone": ("PJ400", "clone", "dangerous"),
     "raise-limit": ("PJ400", "prlimit64", "dangerous"),
     "close-loop": ("PJ400", "close", "dangerous"),
+    "clear-deathsig": ("PJ400", "prctl", "dangerous"),
 }
 # Children of the fork server run under the server's filter (x86_64), which
 # lets a child set its limits before scanning: raising one is refused
