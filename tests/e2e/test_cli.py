@@ -3,6 +3,7 @@ codes, output formats, stdin, directories, and the VM through the CLI."""
 import json
 import os
 import tempfile
+import time
 import unittest
 
 import pjtest
@@ -46,6 +47,42 @@ class CliTest(unittest.TestCase):
         self.assertTrue(os.access(installed, os.X_OK))
         out = subprocess.run([installed, "--version"], capture_output=True).stdout.decode()
         self.assertTrue(out.startswith("picklejail "))
+        helper = os.path.join(dest, "opt", "pj", "libexec", "picklejail", "picklejail-sandbox")
+        self.assertTrue(os.access(helper, os.X_OK))
+        p = subprocess.run([helper], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"sandbox helper of picklejail", p.stderr)
+        # The installed CLI starts its children from the installed helper
+        # (found as ../libexec/picklejail/ from its own path): 20 files (the
+        # server starts at the 17th), then a fifo the CLI blocks on while we
+        # look at its children.
+        files = [self.write("f%02d.pkl" % i, BENIGN_P2) for i in range(20)]
+        fifo = os.path.join(self.dir, "slow.pkl")
+        os.mkfifo(fifo)
+        cli = subprocess.Popen([installed, "scan", "-j", "1", "--format", "json", *files, fifo],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        exes, deadline = [], time.monotonic() + 30
+        try:
+            while not exes and time.monotonic() < deadline:
+                try:
+                    with open(f"/proc/{cli.pid}/task/{cli.pid}/children") as f:
+                        kids = f.read().split()
+                except OSError:
+                    kids = []
+                for k in kids:
+                    try:
+                        exes.append(os.readlink(f"/proc/{k}/exe"))
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+        finally:
+            with open(fifo, "wb") as f:
+                f.write(BENIGN_P2)
+            out, err = cli.communicate(timeout=120)
+        self.assertIn(os.path.realpath(helper), exes)
+        doc = json.loads(out)
+        self.assertEqual(len(doc["files"]), 21)
+        self.assertEqual({f["verdict"] for f in doc["files"]}, {"safe"})
 
     def test_usage_errors_exit_2(self):
         p = self.write("a.pkl", BENIGN_P2)
