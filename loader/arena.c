@@ -10,11 +10,17 @@ struct pj_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-/* Chunks grow with the arena, from PJ_ARENA_CHUNK to PJ_ARENA_CHUNK_MAX (an
- * eighth of what it holds): a small scan takes one 64 KiB heap chunk, a big
- * one a few dozen chunks the allocator maps and unmaps whole instead of
- * thousands of heap chunks (each free trimming the heap with brk). */
-enum { PJ_ARENA_CHUNK = 64 * 1024, PJ_ARENA_CHUNK_MAX = 1024 * 1024 };
+/* Chunks grow with the arena: a page's worth (PJ_ARENA_FIRST_CHUNK, with
+ * malloc's header) until it holds 64 KiB, then PJ_ARENA_CHUNK up to
+ * PJ_ARENA_CHUNK_MAX (an eighth of what it holds): a small scan takes a page
+ * or two, a big one a few dozen chunks the allocator maps and unmaps whole
+ * instead of thousands of heap chunks (each free trimming the heap with
+ * brk). */
+enum {
+    PJ_ARENA_FIRST_CHUNK = 4096 - 64,
+    PJ_ARENA_CHUNK = 64 * 1024,
+    PJ_ARENA_CHUNK_MAX = 1024 * 1024
+};
 
 void pj_arena_init(pj_arena *a, size_t budget)
 {
@@ -37,13 +43,18 @@ void *pj_arena_alloc(pj_arena *a, size_t n)
     n = align16(n);
     pj_arena_chunk *c = a->head;
     if (c == NULL || c->size - c->pos < n) {
-        size_t want = n > PJ_ARENA_CHUNK / 4 ? n : PJ_ARENA_CHUNK;
+        /* The first chunks are small: a small scan then writes to a few heap
+         * pages, not to the headers of two 64 KiB chunks and of the heap top
+         * beyond each (in a fresh sandbox child every page written costs a
+         * page fault). */
+        size_t base = a->used < PJ_ARENA_CHUNK ? PJ_ARENA_FIRST_CHUNK : PJ_ARENA_CHUNK;
+        size_t want = n > base / 4 ? n : base;
         if (want == PJ_ARENA_CHUNK && a->used / 8 > PJ_ARENA_CHUNK)
             want = a->used / 8 < PJ_ARENA_CHUNK_MAX ? align16(a->used / 8) : PJ_ARENA_CHUNK_MAX;
         size_t cost = want + sizeof(pj_arena_chunk);
         if (cost > a->budget || a->used > a->budget - cost) {
             /* Near the budget: only what this allocation needs. */
-            want = n > PJ_ARENA_CHUNK / 4 ? n : PJ_ARENA_CHUNK;
+            want = n > base / 4 ? n : base;
             cost = want + sizeof(pj_arena_chunk);
         }
         if (cost > a->budget || a->used > a->budget - cost) {
@@ -58,7 +69,7 @@ void *pj_arena_alloc(pj_arena *a, size_t n)
         a->used += cost;
         c->size = want;
         c->pos = 0;
-        if (n > PJ_ARENA_CHUNK / 4 && a->head != NULL) {
+        if (n > base / 4 && a->head != NULL) {
             /* Big block: keep the current chunk as the bump target. */
             c->next = a->head->next;
             a->head->next = c;
