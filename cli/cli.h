@@ -23,6 +23,7 @@ typedef struct pj_cli_job {
     uint64_t size; /* bytes (stat at walk time); 0 for stdin, errors, non-regular files */
     bool is_stdin; /* the "-" argument (a list entry "-" is a file named -) */
     bool walked;   /* found inside a directory (not named explicitly) */
+    size_t root_len; /* walked: bytes of path naming the directory argument (with its slash) */
     bool unsized;  /* stdin, a fifo or a device: may take any time, nothing waits behind it */
 } pj_cli_job;
 

@@ -48,6 +48,7 @@ void pj_cli_add_job(cli *c, const char *path, const char *error, uint64_t size)
     j->size = size;
     j->is_stdin = false;
     j->walked = false;
+    j->root_len = 0;
     j->unsized = false;
     if (j->path == NULL || (error && j->error == NULL)) {
         fprintf(stderr, "picklejail: out of memory listing files\n");

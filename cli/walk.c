@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,6 +226,7 @@ static void walk_entry(cli *c, walk_state *w, const char *path, int depth)
     } else if (S_ISREG(st.st_mode)) {
         pj_cli_add_job(c, path, NULL, (uint64_t)st.st_size);
         c->job_list[c->n_jobs - 1].walked = true;
+        c->job_list[c->n_jobs - 1].root_len = w->root_len;
     } else {
         char msg[128];
         snprintf(msg, sizeof msg, "%s, not scanned while walking a directory", special_kind(st.st_mode));
@@ -251,6 +254,44 @@ static void walk_top(cli *c, const char *path)
     c->job_list[c->n_jobs - 1].unsized = !S_ISREG(st.st_mode);
 }
 
+/* A walked file, opened without following a symbolic link anywhere below
+ * the directory named on the command line (openat2, RESOLVE_NO_SYMLINKS |
+ * RESOLVE_BENEATH): a directory of the tree replaced by a link after the
+ * walk (an upload area changing under the scan) cannot lead the scan out of
+ * the tree.  O_NOFOLLOW alone only guards the last component.  Returns -2
+ * when openat2 is not available (Linux before 5.6, or refused by a
+ * container's own seccomp policy): the caller opens the path as before. */
+static int open_beneath(const pj_cli_job *j, int flags)
+{
+#ifdef SYS_openat2
+    size_t n = strlen(j->path);
+    if (j->root_len == 0 || j->root_len >= n || j->root_len >= PATH_MAX)
+        return -2;
+    char root[PATH_MAX];
+    memcpy(root, j->path, j->root_len);
+    root[j->root_len] = '\0';
+    /* The directory as named (links in it followed, as when walking it). */
+    int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)flags;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, dir, j->path + j->root_len, &how, sizeof how);
+    int err = errno;
+    close(dir);
+    if (fd < 0 && (err == ENOSYS || err == EPERM))
+        return -2;
+    errno = err;
+    return fd;
+#else
+    (void)j;
+    (void)flags;
+    return -2;
+#endif
+}
+
 int pj_cli_open_job(const cli *c, const pj_cli_job *j, char *msg, size_t cap)
 {
     if (!j->walked) {
@@ -265,10 +306,15 @@ int pj_cli_open_job(const cli *c, const pj_cli_job *j, char *msg, size_t cap)
     int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     if (!c->follow_symlinks)
         flags |= O_NOFOLLOW;
-    int fd = open(j->path, flags);
+    int fd = c->follow_symlinks ? -2 : open_beneath(j, flags);
+    if (fd == -2)
+        fd = open(j->path, flags);
     if (fd < 0) {
         snprintf(msg, cap, "cannot open: %s%s", strerror(errno),
-                 errno == ELOOP ? " (replaced by a symbolic link since the walk)" : "");
+                 errno == ELOOP || errno == EXDEV
+                     ? " (it or a directory on its path was replaced by a symbolic link since "
+                       "the walk)"
+                     : "");
         return -1;
     }
     struct stat st;

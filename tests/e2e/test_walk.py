@@ -261,6 +261,34 @@ class WalkTest(unittest.TestCase):
                 os.unlink(os.path.join(t, n))
                 self.write(os.path.join("t", n))
 
+    def test_directory_swapped_for_a_link_after_the_walk(self):
+        """A directory of the tree replaced by a symlink (pointing out of the
+        tree) between the walk and the scan: the file below it is an error,
+        the file outside the tree is not scanned."""
+        self.write("outside/d.pkl", OS_SYSTEM_P0)
+        self.write("t/sub/d.pkl")
+        self.write("t/z.pkl")
+        t = os.path.join(self.dir, "t")
+        gate = os.path.join(self.dir, "gate")
+        os.mkfifo(gate)
+        p = subprocess.Popen([pjtest.BIN, "scan", "-j", "1", "--format", "jsonl", gate, t],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            with open(gate, "wb") as g:
+                os.rename(os.path.join(t, "sub"), os.path.join(self.dir, "old-sub"))
+                os.symlink(os.path.join(self.dir, "outside"), os.path.join(t, "sub"))
+                g.write(BENIGN_P2)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        files, _ = jsonl(out.decode())
+        self.assertEqual([f["path"] for f in files], [gate, t + "/sub/d.pkl", t + "/z.pkl"])
+        self.assertEqual([f["verdict"] for f in files], ["safe", "error", "safe"], err)
+        self.assertIn("symbolic link", files[1]["error"])
+        self.assertEqual(p.returncode, 2, err)
+
     def test_fifo_and_socket_in_tree_skipped(self):
         self.write("d/a.pkl")
         os.mkfifo(os.path.join(self.dir, "d/pipe"))
