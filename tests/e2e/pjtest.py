@@ -39,6 +39,15 @@ def run(*args, input=None, timeout=120):
     return p.returncode, out, p.stderr.decode("utf-8", "replace")
 
 
+def children(pid):
+    """The pids of pid's children now (empty once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(k) for k in f.read().split()]
+    except OSError:
+        return []
+
+
 def scan_json(*paths, extra=(), input=None):
     """Scan paths with --format json; returns (exit code, parsed document)."""
     rc, out, err = run("scan", "--format", "json", *extra, *paths, input=input)

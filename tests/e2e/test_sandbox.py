@@ -173,12 +173,7 @@ class SandboxJailTest(unittest.TestCase):
         try:
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and status is None:
-                try:
-                    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
-                        kids = f.read().split()
-                except OSError:
-                    kids = []
-                for k in kids:
+                for k in pjtest.children(p.pid):
                     try:
                         with open(f"/proc/{k}/status") as f:
                             s = f.read()
@@ -280,11 +275,7 @@ class SandboxJailTest(unittest.TestCase):
         None), and every child of proc seen then (the fork server too)."""
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
-            try:
-                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except OSError:
-                kids = []
+            kids = pjtest.children(proc.pid)
             for k in kids:
                 try:
                     with open(f"/proc/{k}/status") as f:

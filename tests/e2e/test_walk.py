@@ -138,8 +138,7 @@ class WalkTest(unittest.TestCase):
             deadline = time.time() + 30
             while len(children) < 2 and time.time() < deadline:
                 time.sleep(0.2)
-                with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
-                    children = [int(x) for x in f.read().split()]
+                children = pjtest.children(p.pid)
             self.assertEqual(len(children), 2, "two workers expected")
             for pid in children:
                 os.kill(pid, 9)
@@ -225,6 +224,28 @@ class WalkTest(unittest.TestCase):
         self.assertEqual(skipped, [])
         self.assertEqual(rc, 1)
 
+    def scan_after_change(self, t, change):
+        """Scan a fifo gate, then tree t (-j 1); change() runs once the walk
+        is done (the CLI is waiting on the gate, named first).  Returns
+        (exit status, files, stderr, the gate's path)."""
+        gate = os.path.join(self.dir, "gate")
+        if not os.path.exists(gate):
+            os.mkfifo(gate)
+        p = subprocess.Popen([pjtest.BIN, "scan", "-j", "1", "--format", "jsonl", gate, t],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            # Opening the gate returns once the scan reads it: the walk is done.
+            with open(gate, "wb") as g:
+                change()
+                g.write(BENIGN_P2)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        files, _ = jsonl(out.decode())
+        return p.returncode, files, err, gate
+
     def test_tree_changed_after_the_walk(self):
         """A walked file replaced by a symlink (pointing out of the tree) or by
         a fifo between the walk and its scan is an error, not followed, and
@@ -233,33 +254,19 @@ class WalkTest(unittest.TestCase):
         self.write("t/b.pkl")
         self.write("t/c.pkl")
         t = os.path.join(self.dir, "t")
-        gate = os.path.join(self.dir, "gate")
-        os.mkfifo(gate)
+
+        def change():
+            os.unlink(os.path.join(t, "b.pkl"))
+            os.symlink(outside, os.path.join(t, "b.pkl"))
+            os.unlink(os.path.join(t, "c.pkl"))
+            os.mkfifo(os.path.join(t, "c.pkl"))
+
         # -j 1: with more workers the others scan b and c while the gate waits.
-        for j in ("1",):
-            p = subprocess.Popen([pjtest.BIN, "scan", "-j", j, "--format", "jsonl", gate, t],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                # Opening the gate returns once the scan reads it: the walk is done.
-                with open(gate, "wb") as g:
-                    os.unlink(os.path.join(t, "b.pkl"))
-                    os.symlink(outside, os.path.join(t, "b.pkl"))
-                    os.unlink(os.path.join(t, "c.pkl"))
-                    os.mkfifo(os.path.join(t, "c.pkl"))
-                    g.write(BENIGN_P2)
-                out, err = p.communicate(timeout=120)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate()
-            self.assertEqual(p.returncode, 2, err)
-            files, _ = jsonl(out.decode())
-            self.assertEqual([f["verdict"] for f in files], ["safe", "error", "error"])
-            self.assertIn("symbolic link", files[1]["error"])
-            self.assertIn("no longer a regular file", files[2]["error"])
-            for n in ("b.pkl", "c.pkl"):
-                os.unlink(os.path.join(t, n))
-                self.write(os.path.join("t", n))
+        rc, files, err, _ = self.scan_after_change(t, change)
+        self.assertEqual(rc, 2, err)
+        self.assertEqual([f["verdict"] for f in files], ["safe", "error", "error"])
+        self.assertIn("symbolic link", files[1]["error"])
+        self.assertIn("no longer a regular file", files[2]["error"])
 
     def test_directory_swapped_for_a_link_after_the_walk(self):
         """A directory of the tree replaced by a symlink (pointing out of the
@@ -269,25 +276,16 @@ class WalkTest(unittest.TestCase):
         self.write("t/sub/d.pkl")
         self.write("t/z.pkl")
         t = os.path.join(self.dir, "t")
-        gate = os.path.join(self.dir, "gate")
-        os.mkfifo(gate)
-        p = subprocess.Popen([pjtest.BIN, "scan", "-j", "1", "--format", "jsonl", gate, t],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            with open(gate, "wb") as g:
-                os.rename(os.path.join(t, "sub"), os.path.join(self.dir, "old-sub"))
-                os.symlink(os.path.join(self.dir, "outside"), os.path.join(t, "sub"))
-                g.write(BENIGN_P2)
-            out, err = p.communicate(timeout=120)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-        files, _ = jsonl(out.decode())
+
+        def change():
+            os.rename(os.path.join(t, "sub"), os.path.join(self.dir, "old-sub"))
+            os.symlink(os.path.join(self.dir, "outside"), os.path.join(t, "sub"))
+
+        rc, files, err, gate = self.scan_after_change(t, change)
         self.assertEqual([f["path"] for f in files], [gate, t + "/sub/d.pkl", t + "/z.pkl"])
         self.assertEqual([f["verdict"] for f in files], ["safe", "error", "safe"], err)
         self.assertIn("symbolic link", files[1]["error"])
-        self.assertEqual(p.returncode, 2, err)
+        self.assertEqual(rc, 2, err)
 
     def test_fifo_and_socket_in_tree_skipped(self):
         self.write("d/a.pkl")
