@@ -62,7 +62,24 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     die_with(PJ_CHILD_EXIT_VIOLATION, "PJSV", (uint32_t)si->si_syscall);
 }
 
-static void close_others(void)
+long pj_plain_syscall(long nr, long a0, long a1, long a2, long a3, long a4)
+{
+    return syscall(nr, a0, a1, a2, a3, a4);
+}
+
+int pj_sandbox_catch_sigsys(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND; /* a second SIGSYS kills outright */
+    sigfillset(&sa.sa_mask);
+    return sigaction(SIGSYS, &sa, NULL) != 0 ? errno : 0;
+}
+
+/* The setup's system calls go through job->sys: a child of the filtered
+ * fork server makes them with the server's cookie (server.c, filter.c). */
+static void close_others(const pj_child_job *job)
 {
 #ifdef PJ_TEST_BUILD
     const unsigned keep_stderr = 1; /* sanitizer reports stay visible */
@@ -70,16 +87,17 @@ static void close_others(void)
     const unsigned keep_stderr = 0;
 #endif
     unsigned lo_end = keep_stderr ? 1 : 2;
-    if (syscall(SYS_close_range, 0u, lo_end, 0u) != 0 ||
-        syscall(SYS_close_range, (unsigned)PJ_SANDBOX_REPORT_FD + 1, ~0u, 0u) != 0) {
+    if (job->sys(SYS_close_range, 0, lo_end, 0, 0, 0) != 0 ||
+        job->sys(SYS_close_range, PJ_SANDBOX_REPORT_FD + 1, (long)~0u, 0, 0, 0) != 0) {
         /* Kernels before 5.9: close one by one up to the descriptor limit. */
         struct rlimit nf;
-        long max = getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY
+        long max = job->sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&nf, 0) == 0 &&
+                           nf.rlim_cur != RLIM_INFINITY
                        ? (long)nf.rlim_cur
                        : 65536;
         for (long fd = 0; fd < max; fd++)
             if (fd != PJ_SANDBOX_REPORT_FD && !(keep_stderr && fd == 2))
-                close((int)fd);
+                (void)job->sys(SYS_close, fd, 0, 0, 0, 0);
     }
 }
 
@@ -119,35 +137,38 @@ int pj_sandbox_preset(void)
 /* Set a limit no higher than the one already in force: raising a hard
  * limit needs a capability (the fork server has none), and a user's
  * `ulimit` is a limit too. */
-static int lower_limit(int resource, rlim_t soft, rlim_t hard)
+static int set_limit(const pj_child_job *job, int resource, rlim_t soft, rlim_t hard)
 {
-    struct rlimit now, rl = {soft, hard};
-    if (getrlimit(resource, &now) != 0)
+    struct rlimit rl = {soft, hard};
+    return job->sys(SYS_prlimit64, 0, resource, (long)&rl, 0, 0) != 0 ? errno : 0;
+}
+
+static int lower_limit(const pj_child_job *job, int resource, rlim_t soft, rlim_t hard)
+{
+    struct rlimit now;
+    if (job->sys(SYS_prlimit64, 0, resource, 0, (long)&now, 0) != 0)
         return errno;
-    if (now.rlim_max != RLIM_INFINITY && rl.rlim_max > now.rlim_max)
-        rl.rlim_max = now.rlim_max;
-    if (rl.rlim_cur > rl.rlim_max)
-        rl.rlim_cur = rl.rlim_max;
-    return setrlimit(resource, &rl) != 0 ? errno : 0;
+    if (now.rlim_max != RLIM_INFINITY && hard > now.rlim_max)
+        hard = now.rlim_max;
+    return set_limit(job, resource, soft < hard ? soft : hard, hard);
 }
 
 static int limits(const pj_child_job *job)
 {
     const pj_options *o = job->opts;
-    struct rlimit rl;
     int err;
-    if (job->rlimit_as != 0 && (err = lower_limit(RLIMIT_AS, job->rlimit_as, job->rlimit_as)) != 0)
+    if (job->rlimit_as != 0 &&
+        (err = lower_limit(job, RLIMIT_AS, job->rlimit_as, job->rlimit_as)) != 0)
         return err;
     /* soft < hard: SIGXCPU first, which tells a CPU limit apart from our
      * own SIGKILL. */
     if (o->cpu_seconds != 0 &&
-        (err = lower_limit(RLIMIT_CPU, o->cpu_seconds, (rlim_t)o->cpu_seconds + 1)) != 0)
+        (err = lower_limit(job, RLIMIT_CPU, o->cpu_seconds, (rlim_t)o->cpu_seconds + 1)) != 0)
         return err;
-    rl.rlim_cur = rl.rlim_max = 0;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return errno;
+    if ((err = set_limit(job, RLIMIT_NOFILE, 0, 0)) != 0)
+        return err;
     /* Ignored for root (CAP_SYS_RESOURCE); the filter blocks fork anyway. */
-    (void)setrlimit(RLIMIT_NPROC, &rl);
+    (void)set_limit(job, RLIMIT_NPROC, 0, 0);
     return 0;
 }
 
@@ -169,9 +190,9 @@ _Noreturn void pj_sandbox_child(const pj_child_job *in_job)
         }
     }
     if (job->report_fd != PJ_SANDBOX_REPORT_FD &&
-        dup2(job->report_fd, PJ_SANDBOX_REPORT_FD) != PJ_SANDBOX_REPORT_FD)
+        job->sys(SYS_dup2, job->report_fd, PJ_SANDBOX_REPORT_FD, 0, 0, 0) != PJ_SANDBOX_REPORT_FD)
         pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
-    close_others();
+    close_others(job);
     if (map_err != 0)
         die_with(PJ_CHILD_EXIT_NOMAP, "PJSI", (uint32_t)map_err);
 
@@ -182,13 +203,9 @@ _Noreturn void pj_sandbox_child(const pj_child_job *in_job)
     int err = job->preset ? 0 : default_signals();
     if (err != 0)
         die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO | SA_RESETHAND; /* a second SIGSYS kills outright */
-    sigfillset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, NULL) != 0)
-        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)errno);
+    /* (a child of the filtered server inherits the handler from it) */
+    if (!job->filtered && (err = pj_sandbox_catch_sigsys()) != 0)
+        die_with(PJ_CHILD_EXIT_SETUP, "PJSS", (uint32_t)err);
 
     err = limits(job);
     if (err == 0 && !job->preset)
@@ -198,15 +215,21 @@ _Noreturn void pj_sandbox_child(const pj_child_job *in_job)
     /* If the scanning process dies (Ctrl-C), nothing would ever read or
      * reap this child: it goes with its parent.  Checked after setting it,
      * in case the parent was already gone. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != job->parent)
+    if (job->sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 ||
+        job->sys(SYS_getppid, 0, 0, 0, 0, 0) != (long)job->parent)
         pj_sandbox_exit(PJ_CHILD_EXIT_SETUP);
 
 #ifdef PJ_TEST_BUILD
     if (pj_misbehave_skip_seccomp(job))
         die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", EINVAL);
 #endif
-    /* A child of the fork server is already under the server's filter,
-     * which ends in this one (filter.c). */
+    /* A child of the filtered fork server is already under the server's
+     * filter (filter.c); without the cookie, which it forgets now, only the
+     * child filter's calls pass. */
+#if PJ_SERVER_FILTER
+    if (job->filtered)
+        pj_server_forget_cookie();
+#endif
     if (!job->filtered && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, job->prog, 0, 0) != 0)
         die_with(PJ_CHILD_EXIT_NOSECCOMP, "PJSU", (uint32_t)errno);
 

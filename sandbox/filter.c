@@ -130,29 +130,29 @@ bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why)
 }
 
 #if PJ_SERVER_FILTER
-/* The fork server's filter: the child's filter above, preceded by rules for
- * what only the server and a child's setup before scanning need.  Loaded
- * once by the server and inherited by every child it clones, so children
- * load nothing: attaching a filter costs ~27 us per process here (the
- * kernel JIT-compiles it and runs it for every syscall number to build its
+/* The fork server's filter: the child's filter above, preceded by a prefix
+ * for the calls only the server and a child's setup make.  Loaded once by
+ * the server and inherited by every child it clones, so children load
+ * nothing: attaching a filter costs ~27 us per process here (the kernel
+ * JIT-compiles it and runs it for every syscall number to build its
  * cache), inheriting one costs nothing.
  *
- * What the prefix lets through, and why a child that is taken over by its
- * input gains nothing from it:
- *   clone       only with flags CLONE_PARENT|SIGCHLD and the 64-bit cookie
- *               as the unused tls argument.  Only the server knows the
- *               cookie: each child erases its copy before it runs anything
- *               else (server.c), the filter cannot be read back without
- *               CAP_SYS_ADMIN, and a wrong guess traps (one guess, 2^-64).
- *   recvmsg, sendto   on fd 0, the server's socket; a child has closed it
- *               and can get no socket (socket, open, accept all trap).
- *   close, dup2, close_range   only juggle the few descriptors it has.
- *   prlimit64   on itself; the server dropped every capability first, so
- *               limits can only be lowered.
- *   prctl       PR_SET_PDEATHSIG to SIGKILL only (a child must not
- *               outlive the scanning process).
- *   getppid, rt_sigaction(SIGSYS)   a trap ignoring SIGSYS still kills.
- * Everything else falls through to the child's filter unchanged. */
+ * The prefix allows a call only when its sixth argument (unused by all of
+ * these calls) is a random 64-bit cookie, and only these calls: clone
+ * (CLONE_PARENT|SIGCHLD), recvmsg and sendmsg on fd 0 (the server's
+ * socket), close, dup2, close_range, prlimit64 on itself, prctl
+ * (PR_SET_PDEATHSIG to SIGKILL), getppid.  Anything else, or without the
+ * cookie, falls through to the child's filter unchanged.  The server makes
+ * these calls with the cookie (server.c); a child makes its setup calls
+ * with it (dup2, close_range, its limits, its parent-death signal) and then
+ * zeroes its copy before the first byte of input is parsed, so from then
+ * on only the child filter's calls pass, as for a child that loaded it.
+ * The cookie is read into the register inside the asm that makes the call
+ * and cleared after it; the BPF program holding it is zeroed after
+ * loading; a process cannot read its filter back without CAP_SYS_ADMIN; a
+ * wrong guess traps (one guess in 2^64).  Should it leak anyway, the
+ * server dropped every capability (limits can only be lowered) and the
+ * calls are argument-checked as above. */
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -224,8 +224,9 @@ bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cook
         unsigned n_args; /* how many of the first arguments must equal arg[] */
         uint64_t arg[2];
     } rules[] = {
+        {SYS_clone, 1, {CLONE_PARENT | SIGCHLD, 0}},
         {SYS_recvmsg, 1, {0, 0}},
-        {SYS_sendto, 1, {0, 0}},
+        {SYS_sendmsg, 1, {0, 0}},
         {SYS_close, 0, {0, 0}},
         {SYS_dup2, 0, {0, 0}},
         {SYS_close_range, 0, {0, 0}},
@@ -233,7 +234,6 @@ bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cook
         /* only ever to SIGKILL: a child must not outlive the scanning process */
         {SYS_prctl, 2, {PR_SET_PDEATHSIG, SIGKILL}},
         {SYS_getppid, 0, {0, 0}},
-        {SYS_rt_sigaction, 1, {SIGSYS, 0}},
     };
     enum { PREFIX_MAX = 96 };
     size_t total = (size_t)child->len + PREFIX_MAX;
@@ -246,12 +246,7 @@ bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cook
     prefix p = {.insn = insn, .target = target, .cap = PREFIX_MAX};
     load(&p, (uint32_t)offsetof(struct seccomp_data, arch));
     require(&p, AUDIT_ARCH_X86_64, TO_CHILD);
-    load(&p, (uint32_t)offsetof(struct seccomp_data, nr));
-    require(&p, (uint32_t)SYS_clone, TO_NEXT_RULE);
-    require_arg(&p, 0, (uint64_t)(CLONE_PARENT | SIGCHLD), TO_CHILD);
-    require_arg(&p, 4, cookie, TO_CHILD);
-    allow(&p);
-    end_rule(&p);
+    require_arg(&p, 5, cookie, TO_CHILD);
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         load(&p, (uint32_t)offsetof(struct seccomp_data, nr));
         require(&p, (uint32_t)rules[r].nr, TO_NEXT_RULE);

@@ -104,10 +104,11 @@ void pj_misbehave_run(const pj_child_job *job)
         break;
     case PJ_MB_SERVER_CLONE: {
         /* The server's own call, with whatever its cookie variable holds
-         * here (the child erased it).  If it ever passed, both processes
-         * send garbage. */
+         * here (the child zeroed it before parsing) as the sixth (and the
+         * fifth) argument.  If it ever passed, both processes send garbage. */
+        unsigned long cookie = (unsigned long)pj_server_test_cookie();
         long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL, 0UL,
-                           (unsigned long)pj_server_test_cookie());
+                           cookie, cookie);
         (void)pid;
         put("garbage", 7);
         pj_sandbox_exit(0);
@@ -130,9 +131,8 @@ void pj_misbehave_run(const pj_child_job *job)
         put("cleared", 7); /* reached only if the call was allowed */
         pj_sandbox_exit(0);
     case PJ_MB_CLOSE_LOOP:
-        /* The parent sees the end of the pipe but no exit: the deadline
-         * must still hold (a child of the fork server may close; others
-         * trap). */
+        /* If close ever passed, the parent would see the end of the pipe but
+         * no exit: the deadline must still hold. */
         (void)close(PJ_SANDBOX_REPORT_FD);
         /* fall through */
     case PJ_MB_LOOP: {

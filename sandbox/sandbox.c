@@ -668,7 +668,8 @@ again:
             *error = "cannot create the report pipe";
             return unavailable_report(o, "pipe", errno);
         }
-        pj_child_job job = {.data = in->data,
+        pj_child_job job = {.sys = pj_plain_syscall,
+                            .data = in->data,
                             .len = in->len,
                             .input_fd = -1,
                             .opts = o,

@@ -43,10 +43,21 @@ bool pj_sandbox_filter(const struct sock_fprog **prog, const char **why);
 #define PJ_SERVER_FILTER 0
 #endif
 #if PJ_SERVER_FILTER
-/* Load the server's filter (filter.c): the child filter, preceded by what
- * the server needs, clone only with this cookie.  False: not loaded. */
+/* Load the server's filter (filter.c): the child filter, preceded by the
+ * calls only the server and a child's setup make, each allowed only with
+ * this cookie as its sixth argument.  False: not loaded. */
 bool pj_sandbox_server_filter_load(const struct sock_fprog *child, uint64_t cookie);
+/* A system call with the server's cookie as its sixth argument (server.c);
+ * -1 and errno on failure.  Fails with the filter once the cookie is
+ * forgotten. */
+long pj_server_syscall(long nr, long a0, long a1, long a2, long a3, long a4);
+/* Zero this process's copy of the cookie: a child, before it parses. */
+void pj_server_forget_cookie(void);
 #endif
+/* A plain system call with the same signature (child.c). */
+long pj_plain_syscall(long nr, long a0, long a1, long a2, long a3, long a4);
+/* Install the SIGSYS handler that names a trapped syscall (child.c). */
+int pj_sandbox_catch_sigsys(void);
 
 /* Everything the child needs, prepared by the parent before fork. */
 typedef struct pj_child_job {
@@ -60,7 +71,9 @@ typedef struct pj_child_job {
     uint64_t rlimit_as;            /* 0: no address-space limit */
     pid_t parent;                  /* the scanning process */
     bool preset;                   /* signals and fixed limits inherited (pj_sandbox_preset) */
-    bool filtered;                 /* the server's filter is inherited: load none */
+    bool filtered;                 /* the server's filter is inherited: load none, make the
+                                      setup calls through sys, then forget the cookie */
+    long (*sys)(long nr, long a0, long a1, long a2, long a3, long a4); /* setup calls */
 } pj_child_job;
 
 /* In the fork server, once: what every child needs that survives fork
@@ -120,7 +133,7 @@ enum pj_misbehave {
     PJ_MB_BAD_INDEX,   /* a well-formed report with an out-of-range index */
     PJ_MB_SERVER_CLONE, /* clone as the fork server does, with its cookie as seen here */
     PJ_MB_RAISE_LIMIT, /* raise its address-space limit (garbage report if that worked) */
-    PJ_MB_CLOSE_LOOP,  /* close the report pipe (a server's child may), then loop forever */
+    PJ_MB_CLOSE_LOOP,  /* close the report pipe, then loop forever */
     PJ_MB_CLEAR_DEATHSIG, /* clear its parent-death signal (to outlive the parent) */
     PJ_MB_COUNT
 };

@@ -118,13 +118,24 @@ static void server_close_others(void)
     }
 }
 
+/* How the server's loop makes its system calls: with the cookie once its
+ * filter is loaded (pj_server_syscall), else plainly. */
+static long (*server_sys)(long, long, long, long, long, long) = pj_plain_syscall;
+
+static void server_close(int fd)
+{
+    (void)server_sys(SYS_close, fd, 0, 0, 0, 0);
+}
+
 static bool send_reply(int sock, int64_t v)
 {
-    ssize_t n;
+    struct iovec iov = {.iov_base = &v, .iov_len = sizeof v};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    long n;
     do
-        n = send(sock, &v, sizeof v, MSG_NOSIGNAL);
+        n = server_sys(SYS_sendmsg, sock, (long)&mh, MSG_NOSIGNAL, 0, 0);
     while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof v;
+    return n == (long)sizeof v;
 }
 
 /* Receive one job with exactly two descriptors.  Returns 1 for a job, 0 at
@@ -139,9 +150,9 @@ static int recv_job(int sock, server_job *job, int fds[2])
     struct iovec iov = {.iov_base = job, .iov_len = sizeof *job};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                         .msg_controllen = sizeof ctl.buf};
-    ssize_t n;
+    long n;
     do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        n = server_sys(SYS_recvmsg, sock, (long)&mh, MSG_CMSG_CLOEXEC, 0, 0);
     while (n < 0 && errno == EINTR);
     if (n <= 0)
         return 0;
@@ -156,13 +167,13 @@ static int recv_job(int sock, server_job *job, int fds[2])
             if (got < 2)
                 fds[got] = fd;
             else
-                (void)close(fd);
+                server_close(fd);
             got++;
         }
     }
-    if (n != (ssize_t)sizeof *job || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got != 2) {
+    if (n != (long)sizeof *job || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got != 2) {
         for (int i = 0; i < got && i < 2; i++)
-            (void)close(fds[i]);
+            server_close(fds[i]);
         return -1;
     }
     return 1;
@@ -186,30 +197,32 @@ static uint64_t child_rlimit_as(const pj_options *o, uint64_t base, uint64_t map
  * (filter.c): random, set once before the filter is loaded. */
 static volatile uint64_t clone_cookie;
 
-/* clone(CLONE_PARENT | SIGCHLD) with the cookie as the tls argument (r8;
- * unused without CLONE_SETTLS), read from memory inside the asm so the
- * compiler keeps no copy of it.  In the child, the variable and the register
- * are cleared before anything else runs.  Returns the pid, 0 in the child,
- * or -1 with errno. */
-static pid_t clone_with_cookie(void)
+/* A system call with the cookie as its sixth argument (r9: unused by every
+ * call the prefix allows), read from memory inside the asm so that the
+ * compiler keeps no copy of it, and the register cleared after the call.
+ * Also how the server clones: the child returns here too, and keeps the
+ * cookie until its setup is done (pj_server_forget_cookie). */
+long pj_server_syscall(long nr, long a0, long a1, long a2, long a3, long a4)
 {
-    long ret = SYS_clone;
-    __asm__ volatile("xorl %%r10d, %%r10d\n\t"
-                     "movq %[cookie], %%r8\n\t"
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = a4;
+    long ret = nr;
+    __asm__ volatile("movq %[cookie], %%r9\n\t"
                      "syscall\n\t"
-                     "testq %%rax, %%rax\n\t"
-                     "jnz 1f\n\t"
-                     "movq $0, %[cookie]\n"
-                     "1:\n\t"
-                     "xorl %%r8d, %%r8d"
-                     : "+a"(ret), [cookie] "+m"(clone_cookie)
-                     : "D"((unsigned long)(CLONE_PARENT | SIGCHLD)), "S"(0UL), "d"(0UL)
-                     : "rcx", "r8", "r10", "r11", "memory", "cc");
-    if (ret < 0) {
+                     "xorl %%r9d, %%r9d"
+                     : "+a"(ret)
+                     : "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), [cookie] "m"(clone_cookie)
+                     : "rcx", "r9", "r11", "memory", "cc");
+    if (ret < 0 && ret > -4096) {
         errno = (int)-ret;
         return -1;
     }
-    return (pid_t)ret;
+    return ret;
+}
+
+void pj_server_forget_cookie(void)
+{
+    clone_cookie = 0;
 }
 
 #ifdef PJ_TEST_BUILD
@@ -228,10 +241,25 @@ __attribute__((noinline)) static void scrub_stack(void)
     __asm__ volatile("" : : "r"(junk) : "memory");
 }
 
-/* Drop every capability (so a child can only lower its limits), then load
- * the filter that every child inherits.  False: children load their own. */
+/* Drop every capability (so a child can only lower its limits), catch
+ * SIGSYS as children do (they inherit the handler: installing it needs
+ * rt_sigaction, which the prefix does not allow), then load the filter that
+ * every child inherits.  False: children load their own. */
 static bool server_filter(const struct sock_fprog *prog)
 {
+    /* The handler writes to fd 3: in the server that is /dev/null, never a
+     * report pipe received for a child. */
+    int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null_fd < 0)
+        return false;
+    if (null_fd != PJ_SANDBOX_REPORT_FD) {
+        int moved = dup3(null_fd, PJ_SANDBOX_REPORT_FD, O_CLOEXEC);
+        (void)close(null_fd);
+        if (moved != PJ_SANDBOX_REPORT_FD)
+            return false;
+    }
+    if (pj_sandbox_catch_sigsys() != 0)
+        return false;
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
     memset(none, 0, sizeof none);
@@ -293,6 +321,8 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
 #if PJ_SERVER_FILTER
     filtered = server_filter(prog);
     scrub_stack();
+    if (filtered)
+        server_sys = pj_server_syscall;
 #endif
     for (;;) {
         server_job job;
@@ -315,20 +345,15 @@ static _Noreturn void server_main(int sock, pid_t parent, const struct sock_fpro
                            .rlimit_as = child_rlimit_as(&job.opts, base, job.map_len),
                            .parent = parent,
                            .preset = true,
-                           .filtered = filtered};
-        pid_t pid;
-#if PJ_SERVER_FILTER
-        if (filtered)
-            pid = clone_with_cookie();
-        else
-#endif
-            pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, 0UL, 0UL,
-                                 0UL);
+                           .filtered = filtered,
+                           .sys = server_sys};
+        /* The child starts here too, and maps the input (pj_sandbox_child). */
+        pid_t pid = (pid_t)server_sys(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (pid == 0)
             pj_sandbox_child(&cj);
         int64_t reply = pid > 0 ? (int64_t)pid : -(int64_t)errno;
-        (void)close(fds[0]);
-        (void)close(fds[1]);
+        server_close(fds[0]);
+        server_close(fds[1]);
         if (!send_reply(sock, reply))
             pj_sandbox_exit(0);
     }
