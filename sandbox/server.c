@@ -49,6 +49,7 @@
 #include <sys/random.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -86,6 +87,10 @@ static bool srv_answered;          /* it has answered a job */
 #define SERVER_PROTOCOL ((unsigned long)(1u << 20) + (unsigned long)sizeof(server_job))
 #define HELPER_NAME "picklejail-sandbox"
 #define SERVER_ARGV0 "picklejail-sandbox-server"
+
+/* Seconds to wait for the server's answer to a job (its first answer
+ * includes its start: exec, warm-up). */
+#define SERVER_ANSWER_SECONDS 10
 
 /* Give up on the server after this many starts (it keeps dying). */
 #define SERVER_MAX_STARTS 4
@@ -564,6 +569,16 @@ static bool server_start(const struct sock_fprog *prog)
         (void)close(sv[0]);
         return false;
     }
+    /* A server that never answers (a wrong program installed as the
+     * helper, a wedged server) is given up like a dead one, not waited for:
+     * its answer to a job normally takes microseconds. */
+    struct timeval answer_within = {.tv_sec = SERVER_ANSWER_SECONDS};
+#ifdef PJ_TEST_BUILD
+    const char *answer_env = getenv("PJ_TEST_SERVER_ANSWER_SECONDS");
+    if (answer_env != NULL)
+        answer_within.tv_sec = (time_t)strtol(answer_env, NULL, 10);
+#endif
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &answer_within, sizeof answer_within);
     srv_sock = sv[0];
     srv_pid = pid;
     srv_owner = self;

@@ -239,6 +239,38 @@ class SandboxJailTest(unittest.TestCase):
         self.assertIn("PJ402", codes(files[20]))
         self.assert_good_scanned(files[21])
 
+    def test_broken_helper_is_given_up(self):
+        """A wrong program installed as the sandbox helper (one that exits,
+        one that never answers) costs time, never a file: the CLI gives it
+        up (the latter after PJ_TEST_SERVER_ANSWER_SECONDS) and starts its
+        children from itself, every file scanned normally."""
+        import shutil
+        bindir = os.path.join(self.dir, "bin")
+        os.mkdir(bindir)
+        cli = os.path.join(bindir, "picklejail")
+        shutil.copy(pjtest.BIN, cli)
+        files = [self.write("f%02d.pkl" % i, OS_SYSTEM_P2 if i % 3 == 0 else BENIGN_P2)
+                 for i in range(20)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PJ_TEST_")}
+        env["PJ_TEST_SERVER_ANSWER_SECONDS"] = "1"
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        for body in ("exit 2", "exec sleep 600"):
+            with self.subTest(helper=body):
+                helper = os.path.join(bindir, "picklejail-sandbox")
+                with open(helper, "w") as f:
+                    f.write("#!/bin/sh\n" + body + "\n")
+                os.chmod(helper, 0o755)
+                start = time.monotonic()
+                p = subprocess.run([cli, "scan", "-j", "1", "--format", "json", *files],
+                                   capture_output=True, timeout=120, env=env)
+                self.assertLess(time.monotonic() - start, 60)
+                self.assertNotIn(b"AddressSanitizer", p.stderr)
+                doc = json.loads(p.stdout)
+                self.assertEqual(len(doc["files"]), 20)
+                for i, entry in enumerate(doc["files"]):
+                    self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")], entry)
+                    self.assertEqual(entry["verdict"], "dangerous" if i % 3 == 0 else "safe")
+
     def test_unmappable_file_through_the_fork_server(self):
         """A regular file that cannot be mapped (sysfs): the fork server's
         child cannot map it, so the CLI reads it and scans it from its own
