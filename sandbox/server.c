@@ -444,9 +444,45 @@ static bool exec_possible(void)
     return a >= (uintptr_t)__executable_start && a < (uintptr_t)etext;
 }
 
+/* Owned by root or by us, and writable by nobody else. */
+static bool owned_safely(const struct stat *st)
+{
+    return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* Whether the helper at path may be executed: a regular executable file
+ * that only root or we could have put there and can replace.  A copy of
+ * picklejail run from a shared directory (/tmp) must not execute whatever
+ * someone else left beside it under the helper's name. */
+static bool helper_trusted(const char *path)
+{
+    struct stat st, dir;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !owned_safely(&st) ||
+        access(path, X_OK) != 0)
+        return false;
+    char parent[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof parent)
+        return false;
+    memcpy(parent, path, n + 1);
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        return false;
+    if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(parent, &dir) != 0 || !(dir.st_uid == 0 || dir.st_uid == geteuid()))
+        return false;
+    /* A directory others may write to only with the sticky bit: then they
+     * cannot replace our file. */
+    return !(dir.st_mode & (S_IWGRP | S_IWOTH)) || (dir.st_mode & S_ISVTX);
+}
+
 /* The helper program: PJ_TEST_SANDBOX_HELPER in test builds, else
  * picklejail-sandbox beside this executable (a build tree) or in
- * ../libexec/picklejail/ from it (an installation). */
+ * ../libexec/picklejail/ from it (an installation); used only when
+ * helper_trusted(). */
 static bool helper_path(char *buf, size_t size)
 {
 #ifdef PJ_TEST_BUILD
@@ -456,7 +492,7 @@ static bool helper_path(char *buf, size_t size)
         if (n == 0 || n >= size)
             return false;
         memcpy(buf, forced, n + 1);
-        return true;
+        return helper_trusted(buf);
     }
 #endif
     char self[4096];
@@ -470,10 +506,8 @@ static bool helper_path(char *buf, size_t size)
     *slash = '\0';
     static const char *const where[] = {"/" HELPER_NAME, "/../libexec/picklejail/" HELPER_NAME};
     for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
-        struct stat st;
         int len = snprintf(buf, size, "%s%s", self, where[i]);
-        if (len > 0 && (size_t)len < size && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
-            access(buf, X_OK) == 0)
+        if (len > 0 && (size_t)len < size && helper_trusted(buf))
             return true;
     }
     return false;

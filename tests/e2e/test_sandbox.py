@@ -271,6 +271,36 @@ class SandboxJailTest(unittest.TestCase):
                     self.assertFalse([c for c in codes(entry) if c.startswith("PJ4")], entry)
                     self.assertEqual(entry["verdict"], "dangerous" if i % 3 == 0 else "safe")
 
+    def test_helper_others_could_plant_is_not_run(self):
+        """A 'helper' beside the executable that someone else could have put
+        or changed there (group/other-writable file or directory) is never
+        executed; the same file, safely owned, is (the control)."""
+        import shutil
+        files = [self.write("g%02d.pkl" % i, BENIGN_P2) for i in range(20)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PJ_TEST_")}
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        for label, file_mode, dir_mode, runs in (("file 0777", 0o777, 0o755, False),
+                                                  ("dir 0777", 0o755, 0o777, False),
+                                                  ("dir 1777 (sticky)", 0o755, 0o1777, True),
+                                                  ("safe", 0o755, 0o755, True)):
+            with self.subTest(label):
+                bindir = os.path.join(self.dir, "bin-" + label.split()[0] + str(dir_mode))
+                os.mkdir(bindir)
+                cli = os.path.join(bindir, "picklejail")
+                shutil.copy(pjtest.BIN, cli)
+                marker = os.path.join(self.dir, "ran-" + str(file_mode) + str(dir_mode))
+                helper = os.path.join(bindir, "picklejail-sandbox")
+                with open(helper, "w") as f:
+                    f.write("#!/bin/sh\ntouch '%s'\nexit 2\n" % marker)
+                os.chmod(helper, file_mode)
+                os.chmod(bindir, dir_mode)
+                p = subprocess.run([cli, "scan", "-j", "1", "--format", "json", *files],
+                                   capture_output=True, timeout=120, env=env)
+                os.chmod(bindir, 0o755)
+                doc = json.loads(p.stdout)
+                self.assertEqual([f["verdict"] for f in doc["files"]], ["safe"] * 20)
+                self.assertEqual(os.path.exists(marker), runs)
+
     def test_unmappable_file_through_the_fork_server(self):
         """A regular file that cannot be mapped (sysfs): the fork server's
         child cannot map it, so the CLI reads it and scans it from its own
