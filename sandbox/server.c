@@ -17,16 +17,21 @@
  * child maps the input itself, before its limits and its filter (child.c).
  * The server replies with the child's pid and forgets it.
  *
- * The server is a fresh process: the scanning process's own executable,
- * started again (execve of /proc/self/exe with PJ_SANDBOX_SERVER=fd:pid in
- * its environment), which a constructor here turns into the server before
- * main() runs.  Its memory is then only what the libraries and one warm-up
- * hold, not the scanning program's heap (a CLI's list of 10,000 paths,
- * its policy tables): every page the server has mapped is copied into and
- * torn down with every child, ~0.17 us per 4 KiB page per child here, and
- * children cannot read the scanning program's data.  When the executable
- * does not contain this code (the library inside another object) or cannot
- * be started, the server is a plain copy of the scanning process instead.
+ * The server is a fresh process: the statically linked helper program
+ * picklejail-sandbox (helper/) when it is installed and trusted, else the
+ * scanning process's own executable started again (execve with
+ * PJ_SANDBOX_SERVER=fd:pid:protocol in its environment), which a
+ * constructor here turns into the server before main() runs.  Its memory is
+ * then only what the libraries and one warm-up hold, not the scanning
+ * program's heap (a CLI's list of 10,000 paths, its policy tables): every
+ * page and mapping the server has is set up in and torn down with every
+ * child, and children cannot read the scanning program's data.  When
+ * neither can be started, the server is a plain copy of the scanning
+ * process instead.
+ *
+ * On x86_64 the server loads a seccomp filter that its children inherit
+ * (filter.c, "The fork server's filter"): its own calls and a child's setup
+ * calls carry a cookie that each child zeroes before it parses.
  *
  * The server is started only by a single-threaded process and used only by
  * the thread that started it (its parent-death signal is tied to that
