@@ -114,8 +114,9 @@ void pj_misbehave_run(const pj_child_job *job)
         pj_sandbox_exit(0);
     }
     case PJ_MB_RAISE_LIMIT: {
-        /* A child of the fork server may set its limits (filter.c), so it
-         * must not be able to raise them: the server has no capabilities. */
+        /* Must fail: while parsing no child may set limits (a child of the
+         * fork server has zeroed the cookie its setup used), and the fork
+         * server has no capabilities to raise them with either. */
         struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
         if (setrlimit(RLIMIT_AS, &rl) == 0)
             put("raised", 6);

@@ -383,16 +383,17 @@ static void collect(pid_t pid, int rfd, const pj_options *o, outcome *out)
             break;
         }
         if (n == 0)
-            break; /* EOF: the child is exiting, or closed its end (below) */
+            break; /* EOF: the child is exiting (or closed its end: below) */
         out->len += (size_t)n;
         if (out->len > bound) {
             out->too_large = kill_it = true;
             break;
         }
     }
-    /* A child of the fork server may close its report descriptor (its
-     * filter allows close for its setup) and keep running: the deadline
-     * still holds after the end of the pipe. */
+    /* The end of the pipe is not proof of the child's exit (a child that
+     * closed its descriptor and kept running hung the parent once, when the
+     * fork server's children could still close): the deadline holds until
+     * it has exited. */
     if (!kill_it && !exits_by(pid, deadline))
         out->timed_out = kill_it = true;
     if (kill_it)
@@ -660,8 +661,10 @@ again:
     if (pid < 0) {
         /* A child the server might have started before failing must not
          * share this scan's pipe. */
-        close(p[0]);
-        close(p[1]);
+        if (p[0] >= 0) {
+            close(p[0]);
+            close(p[1]);
+        }
         if (!materialize(fd, o, in, error))
             return not_scanned(o);
         if (pipe2(p, O_CLOEXEC) != 0) {
@@ -700,10 +703,7 @@ again:
             free(out.data);
         via_server = false;
         pid = -1;
-        if (pipe2(p, O_CLOEXEC) != 0) {
-            *error = "cannot create the report pipe";
-            return unavailable_report(o, "pipe", errno);
-        }
+        p[0] = p[1] = -1; /* both closed above */
         goto again;
     }
     pj_report *r = classify(&out, o);
